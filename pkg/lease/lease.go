@@ -96,3 +96,10 @@ func cloneValue(v any) any {
 		return v
 	}
 }
+
+// Change is one lease mutation as the engine, the API and HA produce it and
+// the journal and HA partner consume it: Old is the lease before the change
+// (nil for a new lease), New the lease after it (nil for a deletion).
+type Change struct {
+	Old, New *Lease
+}
