@@ -59,16 +59,30 @@ func (l *Lab) Host(name, ifname, addr string) string {
 }
 
 // Link adds one more interface, ifname, to namespace ns, joined to the
-// bridge, with addr in CIDR form if not empty. Tests use it to make an
-// interface appear while a daemon runs.
+// main bridge, with addr in CIDR form if not empty.
 func (l *Lab) Link(ns, ifname, addr string) {
+	l.t.Helper()
+	l.LinkTo("br0", ns, ifname, addr)
+}
+
+// Bridge adds another Ethernet segment to the lab, for a second subnet.
+func (l *Lab) Bridge(name string) {
+	l.t.Helper()
+	l.In(l.sw, "ip", "link", "add", name, "type", "bridge")
+	l.In(l.sw, "ip", "link", "set", name, "up")
+}
+
+// LinkTo adds interface ifname to namespace ns, joined to bridge, with
+// addr in CIDR form if not empty. Tests use it to make an interface appear
+// while a daemon runs.
+func (l *Lab) LinkTo(bridge, ns, ifname, addr string) {
 	l.t.Helper()
 	l.nextIf++
 	peer := fmt.Sprintf("p%d", l.nextIf)
 	tmp := fmt.Sprintf("tl%s%d", l.tag, l.nextIf)
 	l.In(ns, "ip", "link", "add", tmp, "type", "veth", "peer", "name", peer, "netns", l.sw)
 	l.In(ns, "ip", "link", "set", tmp, "name", ifname)
-	l.In(l.sw, "ip", "link", "set", peer, "master", "br0")
+	l.In(l.sw, "ip", "link", "set", peer, "master", bridge)
 	l.In(l.sw, "ip", "link", "set", peer, "up")
 	if addr != "" {
 		l.In(ns, "ip", "addr", "add", addr, "dev", ifname)
