@@ -245,9 +245,10 @@ func (e *Engine) discoverLease(q *query) *lease.Lease {
 		}
 	}
 	if client != nil && e.inAllowedPool(q, client.Addr) && !e.reservedForOther(q.subnet, client.Addr, q) {
-		if !e.heldByOther(q, client.Addr) {
-			return e.renew(q, client, true)
-		}
+		// The lease ties the address to this client, which outranks an
+		// in-flight hold (one may be left from the client's own earlier
+		// exchange under another identity).
+		return e.renew(q, client, true)
 	}
 	if req, ok := optAddr(q.p, optRequestedIP); ok && !req.IsUnspecified() &&
 		e.inAllowedPool(q, req) && !e.reservedForOther(q.subnet, req, q) {
@@ -356,4 +357,28 @@ func (e *Engine) allocFail(q *query, tried bool) {
 	// Every Kea query carries the built-in class ALL, so Kea always
 	// counts this one too.
 	add("v4-allocation-fail-classes")
+}
+
+// Observe tells the pool allocators about a lease change the engine did
+// not make itself (lease_cmds, an HA partner, reclamation), so the
+// free-list allocator neither hands out a taken address nor forgets a
+// freed one. Changes from Handle need not be passed back.
+func (e *Engine) Observe(c lease.Change) {
+	now := e.now()
+	if c.Old != nil && (c.New == nil || c.New.Addr != c.Old.Addr) {
+		e.freed(c.Old)
+	}
+	if c.New == nil {
+		return
+	}
+	switch {
+	case c.New.State == lease.StateReleased || c.New.State == lease.StateReclaimed || c.New.Expired(now):
+		e.freed(c.New)
+	default:
+		for _, s := range e.net.Subnets {
+			if p := s.pool(c.New.Addr); p != nil {
+				p.alloc.Taken(c.New.Addr)
+			}
+		}
+	}
 }

@@ -749,3 +749,90 @@ func TestNewEngineErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestFixedFields(t *testing.T) {
+	n := testNetwork()
+	s := n.Subnets[0]
+	s.NextServer, s.ServerHostname, s.BootFileName = netip.MustParseAddr("192.0.2.9"), "tftp", "pxe.0"
+	s.Reservations = []*Reservation{{HWAddr: macB, BootFileName: "special.efi", NextServer: netip.MustParseAddr("192.0.2.10")}}
+	h := newHarness(t, n)
+	tests := []struct {
+		mac                  net.HardwareAddr
+		siaddr, sname, bfile string
+	}{
+		{macA, "192.0.2.9", "tftp", "pxe.0"},
+		{macB, "192.0.2.10", "tftp", "special.efi"},
+	}
+	for _, tt := range tests {
+		r := h.e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, tt.mac))).Reply
+		if addr4(r.ServerIPAddr).String() != tt.siaddr || r.ServerHostName != tt.sname || r.BootFileName != tt.bfile {
+			t.Errorf("%s: siaddr %s sname %q file %q; want %s %q %q", tt.mac, addr4(r.ServerIPAddr), r.ServerHostName, r.BootFileName, tt.siaddr, tt.sname, tt.bfile)
+		}
+	}
+}
+
+// Client identity: the client-id wins over chaddr unless match-client-id
+// is off.
+func TestClientIdentity(t *testing.T) {
+	cidB := []byte{1, 9, 9, 9, 9, 9, 9}
+	for _, match := range []bool{true, false} {
+		t.Run(fmt.Sprintf("match-client-id=%v", match), func(t *testing.T) {
+			n := testNetwork()
+			n.Subnets[0].MatchClientID = match
+			h := newHarness(t, n)
+			first := h.lease(macA, withOpt(optClientID, cidA))
+			// Same hardware, another client-id.
+			res := h.e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macA, withOpt(optClientID, cidB))))
+			same := addr4(res.Reply.YourIPAddr) == first
+			if same == match {
+				t.Errorf("offered %s after %s: same client = %v, want %v", addr4(res.Reply.YourIPAddr), first, same, !match)
+			}
+		})
+	}
+}
+
+// An expired lease of another client is reused once the pool has nothing
+// else.
+func TestReuseExpired(t *testing.T) {
+	n := testNetwork()
+	s := n.Subnets[0]
+	s.Pools[0].Last = s.Pools[0].First // one address
+	h := newHarness(t, n)
+	a := h.lease(macA)
+	if res := h.e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macB))); res.Reply != nil {
+		t.Fatalf("full pool offered %s", addr4(res.Reply.YourIPAddr))
+	}
+	h.now = h.now.Add(2 * time.Hour)
+	if got := h.lease(macB); got != a {
+		t.Fatalf("got %s, want the expired %s", got, a)
+	}
+	l, _ := h.store.Get(a)
+	if !bytes.Equal(l.HWAddr, macB) {
+		t.Errorf("reused lease belongs to %s", l.HWAddr)
+	}
+	if h.stats.get("subnet[1].assigned-addresses") != 1 || h.stats.get("reclaimed-leases") != 1 {
+		t.Errorf("counters after reuse: %v", h.stats.m)
+	}
+}
+
+// The free-list allocator learns of leases made elsewhere through Observe.
+func TestObserveFreeList(t *testing.T) {
+	n := testNetwork()
+	s := n.Subnets[0]
+	s.Allocator = 2 // flq
+	s.Pools[0].Last = netip.MustParseAddr("192.0.2.101")
+	h := newHarness(t, n)
+	// An HA partner leases .100 behind the engine's back.
+	other := &lease.Lease{Addr: netip.MustParseAddr("192.0.2.100"), HWAddr: macB, ValidLft: 3600, CLTT: t0, SubnetID: 1}
+	h.store.CompareAndPut(nil, other)
+	h.e.Observe(lease.Change{New: other})
+	if got := h.lease(macA); got.String() != "192.0.2.101" {
+		t.Fatalf("got %s, want 192.0.2.101", got)
+	}
+	// The partner deletes it: it can be handed out again.
+	h.store.Delete(other.Addr)
+	h.e.Observe(lease.Change{Old: other})
+	if got := h.lease(net.HardwareAddr{2, 0, 0, 0, 0, 0xc}); got != other.Addr {
+		t.Fatalf("got %s, want %s", got, other.Addr)
+	}
+}
