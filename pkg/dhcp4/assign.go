@@ -193,14 +193,10 @@ func (e *Engine) commit(q *query, old, nl *lease.Lease, fake bool) bool {
 // the subnet's pools, to the pool's.
 func (e *Engine) poolStat(subnetID uint32, addr netip.Addr, name string, delta int64) {
 	e.stats.Add(fmt.Sprintf("subnet[%d].%s", subnetID, name), delta)
-	for _, s := range e.net.Subnets {
-		if s.ID != subnetID {
-			continue
-		}
+	if s, ok := e.byID[subnetID]; ok {
 		if p := s.pool(addr); p != nil {
 			e.stats.Add(fmt.Sprintf("subnet[%d].pool[%d].%s", subnetID, p.ID, name), delta)
 		}
-		return
 	}
 }
 
@@ -219,12 +215,9 @@ func (e *Engine) forget(q *query, old *lease.Lease) {
 
 // freed tells the pool holding a lease's address that it is free again.
 func (e *Engine) freed(l *lease.Lease) {
-	for _, s := range e.net.Subnets {
-		if s.ID == l.SubnetID {
-			if p := s.pool(l.Addr); p != nil {
-				p.alloc.Freed(l.Addr)
-			}
-			return
+	if s, ok := e.byID[l.SubnetID]; ok {
+		if p := s.pool(l.Addr); p != nil {
+			p.alloc.Freed(l.Addr)
 		}
 	}
 }

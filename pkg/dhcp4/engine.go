@@ -100,6 +100,7 @@ type Engine struct {
 	now   func() time.Time
 	// global indexes the global reservations.
 	global hostIndex
+	byID   map[uint32]*Subnet
 }
 
 // NewEngine checks n, builds its reservation indexes and pool allocators
@@ -140,13 +141,13 @@ func (e *Engine) compile(hold time.Duration, src rand.Source) error {
 	if err != nil {
 		return err
 	}
-	ids := make(map[uint32]bool)
+	e.byID = make(map[uint32]*Subnet, len(n.Subnets))
 	for _, s := range n.Subnets {
 		where := fmt.Sprintf("subnet %d (%s)", s.ID, s.Prefix)
-		if ids[s.ID] {
+		if _, dup := e.byID[s.ID]; dup {
 			return fmt.Errorf("dhcp4: %s: subnet id %d is used twice; give each subnet a unique \"id\"", where, s.ID)
 		}
-		ids[s.ID] = true
+		e.byID[s.ID] = s
 		if !s.Prefix.Addr().Is4() {
 			return fmt.Errorf("dhcp4: %s: not an IPv4 prefix", where)
 		}

@@ -836,3 +836,28 @@ func TestObserveFreeList(t *testing.T) {
 		t.Fatalf("got %s, want %s", got, other.Addr)
 	}
 }
+
+func TestReservationFlags(t *testing.T) {
+	tests := []struct {
+		name           string
+		inSubnet, oop  bool
+		reserved, want string
+	}{
+		{"in-subnet, in pool", true, false, "192.0.2.150", "192.0.2.150"},
+		{"in-subnet off", false, false, "192.0.2.150", "192.0.2.100"},
+		{"out-of-pool ignores an in-pool reservation", true, true, "192.0.2.150", "192.0.2.100"},
+		{"out-of-pool honours an out-of-pool reservation", true, true, "192.0.2.20", "192.0.2.20"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := testNetwork()
+			s := n.Subnets[0]
+			s.ReservationsInSubnet, s.ReservationsOutOfPool = tt.inSubnet, tt.oop
+			s.Reservations = []*Reservation{{HWAddr: macA, Addr: netip.MustParseAddr(tt.reserved)}}
+			h := newHarness(t, n)
+			if got := h.lease(macA); got.String() != tt.want {
+				t.Errorf("leased %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
