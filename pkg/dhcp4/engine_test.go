@@ -861,3 +861,43 @@ func TestReservationFlags(t *testing.T) {
 		})
 	}
 }
+
+// Lease caching (Kea 3.x, cache-threshold): an early renewal reuses the
+// stored lease and grants what is left of it.
+func TestLeaseCaching(t *testing.T) {
+	tests := []struct {
+		name      string
+		threshold float64
+		after     time.Duration
+		wantLft   uint32
+		wantReuse bool
+	}{
+		{"off", 0, 10 * time.Minute, 3600, false},
+		{"within the threshold", 0.25, 10 * time.Minute, 3000, true},
+		{"past the threshold", 0.25, 20 * time.Minute, 3600, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := testNetwork()
+			n.Subnets[0].CacheThreshold = tt.threshold
+			h := newHarness(t, n)
+			a := h.lease(macA)
+			before, _ := h.store.Get(a)
+			h.now = h.now.Add(tt.after)
+			res := h.e.Handle(unicast(pkt(dhcpv4.MessageTypeRequest, macA), a.String()))
+			if msgType(res) != "ACK" {
+				t.Fatalf("renewal: %s (%s)", msgType(res), res.Reason)
+			}
+			if got := res.Reply.Options[optLeaseTime]; !bytes.Equal(got, u32(tt.wantLft)) {
+				t.Errorf("lease time %v, want %d", got, tt.wantLft)
+			}
+			after, _ := h.store.Get(a)
+			if reused := after == before && len(res.Changes) == 0; reused != tt.wantReuse {
+				t.Errorf("reused = %v (changes %d), want %v", reused, len(res.Changes), tt.wantReuse)
+			}
+			if got := h.stats.get("v4-lease-reuses") == 1; got != tt.wantReuse {
+				t.Errorf("v4-lease-reuses counted = %v, want %v", got, tt.wantReuse)
+			}
+		})
+	}
+}

@@ -80,6 +80,13 @@ type Subnet struct {
 	T1Percent    float64
 	T2Percent    float64
 
+	// CacheThreshold and CacheMaxAge enable lease caching: a renewal
+	// early in the lease's life reuses it unchanged (no store write) and
+	// grants the remaining time. Kea 3.x defaults the threshold to 0.25;
+	// zero turns caching off, as does a CacheMaxAge of zero when set.
+	CacheThreshold float64
+	CacheMaxAge    Timer
+
 	MatchClientID bool
 	Authoritative bool
 
