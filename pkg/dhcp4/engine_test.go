@@ -901,3 +901,34 @@ func TestLeaseCaching(t *testing.T) {
 		})
 	}
 }
+
+func TestInitStats(t *testing.T) {
+	h := newHarness(t, testNetwork())
+	ls := []*lease.Lease{
+		{Addr: netip.MustParseAddr("192.0.2.100"), SubnetID: 1, ValidLft: 3600, CLTT: t0},
+		{Addr: netip.MustParseAddr("192.0.2.101"), SubnetID: 1, ValidLft: 1, CLTT: t0.Add(-time.Hour)}, // expired, not reclaimed
+		{Addr: netip.MustParseAddr("192.0.2.102"), SubnetID: 1, State: lease.StateDeclined, ValidLft: 86400, CLTT: t0},
+		{Addr: netip.MustParseAddr("192.0.2.103"), SubnetID: 1, State: lease.StateReclaimed, CLTT: t0},
+		{Addr: netip.MustParseAddr("10.9.9.9"), SubnetID: 99, ValidLft: 3600, CLTT: t0}, // subnet gone
+	}
+	h.e.InitStats(func(yield func(*lease.Lease) bool) {
+		for _, l := range ls {
+			if !yield(l) {
+				return
+			}
+		}
+	})
+	for name, want := range map[string]int64{
+		"subnet[1].total-addresses":            100,
+		"subnet[1].pool[0].total-addresses":    100,
+		"subnet[4].total-addresses":            2,
+		"subnet[1].assigned-addresses":         2,
+		"subnet[1].pool[0].declined-addresses": 1,
+		"declined-addresses":                   1,
+		"subnet[99].assigned-addresses":        0,
+	} {
+		if got := h.stats.get(name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+}
