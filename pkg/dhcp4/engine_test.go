@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/twinleaf/twinleaf/pkg/alloc"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 )
 
@@ -687,10 +688,17 @@ func TestDrops(t *testing.T) {
 	}
 }
 
-// Parallel workers on one store never hand one address to two clients.
+// Parallel workers on one store never hand one address to two clients,
+// whatever the allocator.
 func TestParallelWorkers(t *testing.T) {
+	for _, kind := range []alloc.Kind{alloc.Iterative, alloc.Random, alloc.FreeList} {
+		t.Run(kind.String(), func(t *testing.T) { parallelWorkers(t, kind) })
+	}
+}
+
+func parallelWorkers(t *testing.T, kind alloc.Kind) {
 	n := testNetwork()
-	n.Subnets[0].Allocator = 0
+	n.Subnets[0].Allocator = kind
 	h := newHarness(t, n)
 	const workers, perWorker = 4, 20
 	var mu sync.Mutex
@@ -819,7 +827,7 @@ func TestReuseExpired(t *testing.T) {
 func TestObserveFreeList(t *testing.T) {
 	n := testNetwork()
 	s := n.Subnets[0]
-	s.Allocator = 2 // flq
+	s.Allocator = alloc.FreeList
 	s.Pools[0].Last = netip.MustParseAddr("192.0.2.101")
 	h := newHarness(t, n)
 	// An HA partner leases .100 behind the engine's back.
