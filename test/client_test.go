@@ -45,8 +45,22 @@ func NewClient(t *testing.T, l *Lab, kind, name, mac string) *Client {
 	if err := os.WriteFile(c.script(), []byte(hookScript(kind, c.events)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Stop)
+	c.forgetDhcpcd()
+	t.Cleanup(func() { c.Stop(); c.forgetDhcpcd() })
 	return c
+}
+
+// forgetDhcpcd removes what dhcpcd keeps per interface name outside the
+// namespace (its lease and control socket), so an earlier run's lease does
+// not turn this run's first exchange into an INIT-REBOOT.
+func (c *Client) forgetDhcpcd() {
+	if c.Kind != "dhcpcd" {
+		return
+	}
+	os.Remove(filepath.Join("/var/lib/dhcpcd", c.Iface+".lease"))
+	for _, suffix := range []string{".pid", ".sock", ".unpriv.sock"} {
+		os.Remove(filepath.Join("/run/dhcpcd", c.Iface+"-4"+suffix))
+	}
 }
 
 func (c *Client) script() string    { return filepath.Join(c.dir, "hook") }

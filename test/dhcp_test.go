@@ -290,7 +290,7 @@ func TestLateInterface(t *testing.T) {
 	l.Bridge("br1")
 	l.LinkTo("br1", srv, "eth1", "203.0.113.2/24")
 	cns := "tl" + l.tag + "late"
-	l.run("ip", "netns", "add", cns)
+	l.addNS(cns)
 	l.hosts = append(l.hosts, cns)
 	l.LinkTo("br1", cns, "clate", "")
 	c := &Client{t: t, l: l, Kind: "udhcpc", NS: cns, Iface: "clate"}

@@ -37,8 +37,8 @@ func NewLab(t *testing.T) *Lab {
 	rand.Read(b)
 	l := &Lab{t: t, tag: hex.EncodeToString(b), Dir: t.TempDir()}
 	l.sw = "tl" + l.tag + "sw"
-	l.run("ip", "netns", "add", l.sw)
 	t.Cleanup(l.teardown)
+	l.addNS(l.sw)
 	l.In(l.sw, "ip", "link", "add", "br0", "type", "bridge")
 	l.In(l.sw, "ip", "link", "set", "br0", "up")
 	l.In(l.sw, "ip", "link", "set", "lo", "up")
@@ -51,7 +51,7 @@ func NewLab(t *testing.T) *Lab {
 func (l *Lab) Host(name, ifname, addr string) string {
 	l.t.Helper()
 	ns := "tl" + l.tag + name
-	l.run("ip", "netns", "add", ns)
+	l.addNS(ns)
 	l.hosts = append(l.hosts, ns)
 	l.In(ns, "ip", "link", "set", "lo", "up")
 	l.Link(ns, ifname, addr)
@@ -88,6 +88,21 @@ func (l *Lab) LinkTo(bridge, ns, ifname, addr string) {
 		l.In(ns, "ip", "addr", "add", addr, "dev", ifname)
 	}
 	l.In(ns, "ip", "link", "set", ifname, "up")
+}
+
+// addNS creates namespace ns with a private /etc/resolv.conf: `ip netns
+// exec` mounts /etc/netns/<ns>/resolv.conf over the host's, so a DHCP
+// client's hook that rewrites it (dhcpcd's does) cannot touch the host.
+func (l *Lab) addNS(ns string) {
+	l.t.Helper()
+	dir := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("# twinleaf lab namespace\n"), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	l.run("ip", "netns", "add", ns)
 }
 
 // In runs a command inside namespace ns and fails the test if it fails.
@@ -133,5 +148,6 @@ func (l *Lab) teardown() {
 			}
 		}
 		exec.Command("ip", "netns", "del", ns).Run()
+		os.RemoveAll(filepath.Join("/etc/netns", ns))
 	}
 }
