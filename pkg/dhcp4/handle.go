@@ -351,19 +351,24 @@ func (e *Engine) subnetFor(a netip.Addr) *Subnet {
 	return nil
 }
 
-// hostname is the name to give the client: its reservation's, else the
-// one it sent in option 12, cleaned as Kea's default hostname-char-set
-// does.
+// hostname is the name to record for the client. A client sending a
+// Client FQDN option gets the name Kea answers it with (final dot
+// included); otherwise its reservation's name, else the one it sent in
+// option 12, cleaned as Kea's default hostname-char-set does.
 func (e *Engine) hostname(q *query) string {
-	if h := e.currentHost(q); h != nil && h.Hostname != "" {
+	h := e.currentHost(q)
+	if b, ok := q.p.Options[optFQDN]; ok {
+		reserved := ""
+		if h != nil {
+			reserved = h.Hostname
+		}
+		if f, ok := fqdnReply(b, reserved); ok {
+			return f.text()
+		}
+		return ""
+	}
+	if h != nil && h.Hostname != "" {
 		return strings.ToLower(h.Hostname)
 	}
-	sent := strings.TrimSpace(string(q.p.Options[optHostname]))
-	clean := strings.Map(func(r rune) rune {
-		if r == '.' || r == '-' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') {
-			return r
-		}
-		return -1
-	}, sent)
-	return strings.ToLower(clean)
+	return strings.ToLower(scrub(strings.TrimSpace(string(q.p.Options[optHostname]))))
 }

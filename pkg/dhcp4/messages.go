@@ -206,7 +206,15 @@ func (e *Engine) grant(q *query, r *dhcpv4.DHCPv4, l *lease.Lease) {
 	if q.p.MessageType() == dhcpv4.MessageTypeRequest {
 		r.ClientIPAddr = q.ciaddr.AsSlice()
 	}
-	if l.Hostname != "" {
+	if b, ok := q.p.Options[optFQDN]; ok {
+		reserved := ""
+		if h := e.currentHost(q); h != nil {
+			reserved = h.Hostname
+		}
+		if f, ok := fqdnReply(b, reserved); ok {
+			r.Options[optFQDN] = f.marshal()
+		}
+	} else if l.Hostname != "" {
 		r.Options[optHostname] = []byte(l.Hostname)
 	}
 	r.Options[optLeaseTime] = u32(l.ValidLft)
