@@ -59,9 +59,12 @@ fuzz:
 		done; \
 	done
 
-bench:
+# Micro-benchmarks of the packages, then perfdhcp against twinleaf and Kea
+# 2.2 in the same run (needs root; BENCH_FLAGS passes e.g. -rates or -period).
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
-	@echo "bench: the perfdhcp comparison against Kea is not built yet"
+	@if [ "$$(id -u)" = 0 ]; then $(GO) run ./test/perfbench $(BENCH_FLAGS); \
+	else echo "bench: the perfdhcp comparison needs root (network namespaces)"; fi
 
 cross:
 	@set -e; for t in amd64:amd64: arm64:arm64: armhf:arm:7; do \

@@ -125,7 +125,7 @@ func (c *Client) Start(extra ...string) {
 
 // Event is one line of the events file.
 type Event struct {
-	Reason                     string
+	Reason                 string
 	IP, Mask, Routers, DNS string
 }
 

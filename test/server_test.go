@@ -34,11 +34,11 @@ func isKea() bool { return serverKind() == "kea" }
 // Server is a DHCP server process running in a lab namespace, with its
 // working directory holding its lease file and control socket.
 type Server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	Dir  string
-	mu   sync.Mutex
-	out  bytes.Buffer
+	t      *testing.T
+	cmd    *exec.Cmd
+	Dir    string
+	mu     sync.Mutex
+	out    bytes.Buffer
 	exited chan struct{} // closed when the process has ended
 }
 

@@ -1,0 +1,261 @@
+// Command perfbench measures twinleaf against Kea 2.2 with perfdhcp, in the
+// same run and on the same machine: each server runs in a network namespace
+// and perfdhcp, in another, plays a relay with many simulated clients.
+// For every server, threading mode and offered rate it prints sustained
+// leases per second, drops, latency, server CPU time per 1,000 leases (from
+// /proc) and peak RSS, then twinleaf's ratios against Kea.
+//
+// It needs root (network namespaces), kea-dhcp4 and perfdhcp; `make bench`
+// runs it.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type result struct {
+	server, mode     string
+	rate             int
+	leasesPerSec     float64
+	acks             int
+	doDrops, raDrops float64 // percent
+	avgDO, avgRA     float64 // ms
+	cpuPer1000       float64 // seconds of server CPU per 1,000 leases
+	peakRSSKiB       int
+	err              error
+}
+
+func main() {
+	servers := flag.String("servers", "twinleaf,kea", "servers to measure")
+	modes := flag.String("modes", "st,mt", "threading modes: st (single) and mt (multi)")
+	rates := flag.String("rates", "1000,2000,4000,8000", "offered 4-way exchanges per second")
+	period := flag.Int("period", 10, "seconds per run")
+	bin := flag.String("twinleaf", "bin/twinleaf-dhcp4", "twinleaf daemon binary")
+	conf := flag.String("config", "configs/lab/bench.conf", "benchmark config (Kea 2.2 compatible)")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "perfbench: needs root for network namespaces")
+		os.Exit(2)
+	}
+	base, err := os.ReadFile(*conf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "perfbench:", err)
+		os.Exit(2)
+	}
+	absBin, _ := filepath.Abs(*bin)
+	var results []result
+	for _, mode := range strings.Split(*modes, ",") {
+		for _, r := range strings.Split(*rates, ",") {
+			rate, err := strconv.Atoi(r)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "perfbench: rate %q: %v\n", r, err)
+				os.Exit(2)
+			}
+			for _, s := range strings.Split(*servers, ",") {
+				res := run(s, mode, rate, *period, absBin, string(base))
+				results = append(results, res)
+				printRow(res)
+			}
+		}
+	}
+	printRatios(results)
+}
+
+// run measures one server at one rate in a fresh pair of namespaces.
+func run(server, mode string, rate, period int, bin, conf string) result {
+	res := result{server: server, mode: mode, rate: rate}
+	tag := make([]byte, 3)
+	rand.Read(tag)
+	srvNS, cliNS := "tlb"+hex.EncodeToString(tag)+"s", "tlb"+hex.EncodeToString(tag)+"c"
+	defer teardown(srvNS, cliNS)
+	for _, c := range [][]string{
+		{"ip", "netns", "add", srvNS}, {"ip", "netns", "add", cliNS},
+		{"ip", "link", "add", "eth0", "netns", srvNS, "type", "veth", "peer", "name", "eth0", "netns", cliNS},
+		{"ip", "-n", srvNS, "addr", "add", "192.0.2.2/24", "dev", "eth0"},
+		{"ip", "-n", cliNS, "addr", "add", "198.18.0.1/15", "dev", "eth0"},
+		{"ip", "-n", srvNS, "link", "set", "eth0", "up"}, {"ip", "-n", cliNS, "link", "set", "eth0", "up"},
+		{"ip", "-n", srvNS, "link", "set", "lo", "up"}, {"ip", "-n", cliNS, "link", "set", "lo", "up"},
+		{"ip", "-n", cliNS, "route", "add", "192.0.2.2/32", "dev", "eth0"},
+		{"ip", "-n", srvNS, "route", "add", "198.18.0.0/15", "dev", "eth0"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			res.err = fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out)
+			return res
+		}
+	}
+	dir, err := os.MkdirTemp("", "perfbench")
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer os.RemoveAll(dir)
+	if mode == "mt" {
+		conf = strings.Replace(conf, `"enable-multi-threading": false`, `"enable-multi-threading": true`, 1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bench.conf"), []byte(conf), 0o644); err != nil {
+		res.err = err
+		return res
+	}
+	path := bin
+	if server == "kea" {
+		path = "/usr/sbin/kea-dhcp4"
+	}
+	cmd := exec.Command("ip", "netns", "exec", srvNS, path, "-c", "bench.conf")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		res.err = err
+		return res
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	if err := waitListening(srvNS, cmd); err != nil {
+		res.err = fmt.Errorf("%v; server output:\n%s", err, log.String())
+		return res
+	}
+	pid := cmd.Process.Pid
+	cpu0 := cpuSeconds(pid)
+	out, _ := exec.Command("ip", "netns", "exec", cliNS, "perfdhcp", "-4", "-l", "198.18.0.1",
+		"-r", strconv.Itoa(rate), "-p", strconv.Itoa(period), "-R", "1000000", "192.0.2.2").CombinedOutput()
+	cpu1 := cpuSeconds(pid)
+	res.peakRSSKiB = peakRSS(pid)
+	parse(&res, string(out))
+	if res.acks > 0 {
+		res.cpuPer1000 = (cpu1 - cpu0) / float64(res.acks) * 1000
+	}
+	if res.acks == 0 && res.err == nil {
+		res.err = fmt.Errorf("no leases; perfdhcp said:\n%s\nserver said:\n%s", out, log.String())
+	}
+	return res
+}
+
+// waitListening waits until the server has bound UDP port 67 in its
+// namespace (both servers open a UDP socket beside their raw ones).
+func waitListening(ns string, cmd *exec.Cmd) error {
+	for i := 0; i < 300; i++ {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Huln", "sport", "= :67").Output()
+		if len(bytes.TrimSpace(out)) > 0 {
+			return nil
+		}
+		if cmd.ProcessState != nil {
+			return fmt.Errorf("server exited")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("server never bound port 67")
+}
+
+var (
+	reRate = regexp.MustCompile(`Rate: ([0-9.]+) 4-way exchanges/second`)
+)
+
+func parse(res *result, out string) {
+	if m := reRate.FindStringSubmatch(out); m != nil {
+		res.leasesPerSec, _ = strconv.ParseFloat(m[1], 64)
+	}
+	for _, block := range strings.Split(out, "***Statistics for: ")[1:] {
+		name, body, _ := strings.Cut(block, "***")
+		recv := field(body, "received packets")
+		drops := field(body, "drops ratio")
+		avg := field(body, "avg delay")
+		if name == "DISCOVER-OFFER" {
+			res.doDrops, res.avgDO = drops, avg
+		} else {
+			res.raDrops, res.avgRA = drops, avg
+			res.acks = int(recv)
+		}
+	}
+}
+
+func field(block, name string) float64 {
+	sc := bufio.NewScanner(strings.NewReader(block))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == name {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				x, _ := strconv.ParseFloat(f[0], 64)
+				return x
+			}
+		}
+	}
+	return 0
+}
+
+// cpuSeconds is the process's user plus system CPU time.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the whole line.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// peakRSS is VmHWM in KiB.
+func peakRSS(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			n, _ := strconv.Atoi(strings.Fields(line)[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func teardown(nss ...string) {
+	for _, ns := range nss {
+		exec.Command("ip", "netns", "del", ns).Run()
+	}
+}
+
+func printRow(r result) {
+	if r.err != nil {
+		fmt.Printf("%-8s %-2s rate %5d: error: %v\n", r.server, r.mode, r.rate, r.err)
+		return
+	}
+	fmt.Printf("%-8s %-2s offered %5d/s: %8.1f leases/s  drops DO %5.2f%% RA %5.2f%%  avg DO %6.3f ms RA %6.3f ms  cpu %.3f s/1000 leases  peak RSS %d KiB\n",
+		r.server, r.mode, r.rate, r.leasesPerSec, r.doDrops, r.raDrops, r.avgDO, r.avgRA, r.cpuPer1000, r.peakRSSKiB)
+}
+
+// printRatios compares twinleaf with Kea at each mode and rate.
+func printRatios(rs []result) {
+	fmt.Println("\ntwinleaf / Kea (leases/s higher is better; CPU per lease and RSS lower is better):")
+	for _, t := range rs {
+		if t.server != "twinleaf" || t.err != nil {
+			continue
+		}
+		for _, k := range rs {
+			if k.server == "kea" && k.err == nil && k.mode == t.mode && k.rate == t.rate && k.leasesPerSec > 0 && k.cpuPer1000 > 0 && k.peakRSSKiB > 0 {
+				fmt.Printf("%-2s offered %5d/s: leases/s x%.2f  cpu/lease x%.2f  peak RSS x%.2f\n",
+					t.mode, t.rate, t.leasesPerSec/k.leasesPerSec, t.cpuPer1000/k.cpuPer1000,
+					float64(t.peakRSSKiB)/float64(k.peakRSSKiB))
+			}
+		}
+	}
+}
