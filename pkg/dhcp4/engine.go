@@ -50,6 +50,10 @@ type Deps struct {
 	Now func() time.Time
 	// Rand seeds the random allocators; nil means a random seed.
 	Rand rand.Source
+	// InScope is the HA scope filter (Kea's buffer4_receive callout): a
+	// query it rejects is dropped counting only pkt4-received, as Kea
+	// does. Nil serves every query.
+	InScope func(*dhcpv4.DHCPv4) bool
 }
 
 // Request is one received query and where it came from.
@@ -98,6 +102,7 @@ type Engine struct {
 	store Store
 	stats Stats
 	now   func() time.Time
+	scope func(*dhcpv4.DHCPv4) bool
 	// global indexes the global reservations.
 	global hostIndex
 	byID   map[uint32]*Subnet
@@ -109,7 +114,7 @@ func NewEngine(n *Network, d Deps) (*Engine, error) {
 	if d.Store == nil {
 		return nil, fmt.Errorf("dhcp4: no lease store")
 	}
-	e := &Engine{net: n, store: d.Store, stats: d.Stats, now: d.Now}
+	e := &Engine{net: n, store: d.Store, stats: d.Stats, now: d.Now, scope: d.InScope}
 	if e.stats == nil {
 		e.stats = StatsFunc(func(string, int64) {})
 	}

@@ -940,3 +940,25 @@ func TestInitStats(t *testing.T) {
 		}
 	}
 }
+
+// A query outside the HA scope is dropped silently: only pkt4-received.
+func TestInScope(t *testing.T) {
+	h := &harness{t: t, store: newMemStore(), stats: &counters{m: make(map[string]int64)}, now: t0}
+	e, err := NewEngine(testNetwork(), Deps{Store: h.store, Stats: h.stats, Now: func() time.Time { return h.now },
+		InScope: func(p *dhcpv4.DHCPv4) bool { return !bytes.Equal(p.ClientHWAddr, macB) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e = e
+	if res := e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macB))); res.Reply != nil {
+		t.Fatal("out-of-scope client answered")
+	}
+	if res := e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macA))); res.Reply == nil {
+		t.Fatalf("in-scope client not answered: %s", res.Reason)
+	}
+	for name, want := range map[string]int64{"pkt4-received": 2, "pkt4-discover-received": 1, "pkt4-receive-drop": 0} {
+		if got := h.stats.get(name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+}

@@ -129,6 +129,9 @@ func (e *Engine) Handle(req *Request) Result {
 		return e.drop("no packet")
 	}
 	p := req.Packet
+	if e.scope != nil && !e.scope(p) {
+		return Result{Reason: "outside this server's HA scope"}
+	}
 	e.countReceived(p.MessageType())
 	q := newQuery(req, e.now())
 	if reason, ok := e.accept(q); !ok {
