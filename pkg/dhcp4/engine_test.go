@@ -962,3 +962,20 @@ func TestInScope(t *testing.T) {
 		}
 	}
 }
+
+func TestHandleBytesParseFailure(t *testing.T) {
+	h := newHarness(t, testNetwork())
+	res := h.e.HandleBytes([]byte{1, 1, 6}, Request{Iface: "eth0", IfaceAddrs: eth0, Dst: bcast})
+	if res.Reply != nil || res.Reason == "" {
+		t.Fatalf("reply %v reason %q", res.Reply, res.Reason)
+	}
+	for _, name := range []string{"pkt4-received", "pkt4-parse-failed", "pkt4-receive-drop"} {
+		if h.stats.get(name) != 1 {
+			t.Errorf("%s = %d, want 1", name, h.stats.get(name))
+		}
+	}
+	good := h.e.HandleBytes(pkt(dhcpv4.MessageTypeDiscover, macA).ToBytes(), *direct(pkt(dhcpv4.MessageTypeDiscover, macA)))
+	if good.Reply == nil {
+		t.Fatalf("valid bytes not answered: %s", good.Reason)
+	}
+}
