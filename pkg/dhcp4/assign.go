@@ -60,7 +60,7 @@ func (e *Engine) inAllowedPool(q *query, addr netip.Addr) bool {
 		return false
 	}
 	for _, s := range q.subnet.siblings() {
-		if s.pool(addr) != nil {
+		if p := s.pool(addr); p != nil && p.allows(q.classes) {
 			q.subnet = s
 			return true
 		}
@@ -351,6 +351,9 @@ func (e *Engine) allocate(q *query, fake bool) *lease.Lease {
 			return !e.reservedForOther(s, a, q) && e.unleased(a, q.now)
 		}
 		for _, p := range s.Pools {
+			if !p.allows(q.classes) {
+				continue
+			}
 			tried = true
 			for range maxCommitRetries {
 				addr, err := p.alloc.Pick(q.now, q.key, usable)

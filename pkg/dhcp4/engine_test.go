@@ -979,3 +979,44 @@ func TestHandleBytesParseFailure(t *testing.T) {
 		t.Fatalf("valid bytes not answered: %s", good.Reason)
 	}
 }
+
+// Pools and options restricted to Kea's built-in classes.
+func TestBuiltinClasses(t *testing.T) {
+	n := testNetwork()
+	s := n.Subnets[0]
+	s.Pools = []*Pool{
+		{First: netip.MustParseAddr("192.0.2.100"), Last: netip.MustParseAddr("192.0.2.109"), ClientClasses: []string{"KNOWN"}},
+		{First: netip.MustParseAddr("192.0.2.110"), Last: netip.MustParseAddr("192.0.2.119"), ID: 1, ClientClasses: []string{"VENDOR_CLASS_phone"}},
+		{First: netip.MustParseAddr("192.0.2.120"), Last: netip.MustParseAddr("192.0.2.129"), ID: 2, ClientClasses: []string{"UNKNOWN"}},
+	}
+	// A reservation without an address still makes its client KNOWN and
+	// puts it in its classes.
+	s.Reservations = []*Reservation{{HWAddr: macA, ClientClasses: []string{"staff"}}}
+	s.Options = append(s.Options, Option{Code: 42, Data: ip("192.0.2.42"), AlwaysSend: true, ClientClasses: []string{"staff"}})
+	h := newHarness(t, n)
+	tests := []struct {
+		name   string
+		mac    net.HardwareAddr
+		mods   []dhcpv4.Modifier
+		prefix string
+		opt42  bool
+	}{
+		{"known", macA, nil, "192.0.2.10", true},
+		{"vendor class", macB, []dhcpv4.Modifier{withOpt(optVendorClass, []byte("phone"))}, "192.0.2.11", false},
+		{"unknown", net.HardwareAddr{2, 0, 0, 0, 0, 0xc}, nil, "192.0.2.12", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, tt.mac, tt.mods...))).Reply
+			if r == nil {
+				t.Fatal("no offer")
+			}
+			if got := addr4(r.YourIPAddr).String(); got[:len(tt.prefix)] != tt.prefix || len(got) != len(tt.prefix)+1 {
+				t.Errorf("offered %s, want %sX", got, tt.prefix)
+			}
+			if _, ok := r.Options[42]; ok != tt.opt42 {
+				t.Errorf("option 42 sent = %v, want %v", ok, tt.opt42)
+			}
+		})
+	}
+}

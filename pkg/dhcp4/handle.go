@@ -53,6 +53,7 @@ type query struct {
 	relayed bool
 
 	subnet  *Subnet
+	classes map[string]bool
 	changes []lease.Change
 	// unknownRequested is set when the requested address lies outside
 	// every pool (Kea then drops rather than NAKs).
@@ -143,12 +144,15 @@ func (e *Engine) Handle(req *Request) Result {
 	switch p.MessageType() {
 	case dhcpv4.MessageTypeDiscover:
 		q.subnet = e.selectSubnet(q)
+		e.classify(q)
 		return e.discover(q)
 	case dhcpv4.MessageTypeRequest:
 		q.subnet = e.selectSubnet(q)
+		e.classify(q)
 		return e.request(q)
 	case dhcpv4.MessageTypeInform:
 		q.subnet = e.selectSubnet(q)
+		e.classify(q)
 		return e.inform(q)
 	case dhcpv4.MessageTypeRelease:
 		return e.release(q)

@@ -115,3 +115,42 @@ func (e *Engine) reservedForOther(s *Subnet, addr netip.Addr, q *query) bool {
 	}
 	return true
 }
+
+// optVendorClass is the vendor class identifier option.
+const optVendorClass = 60
+
+// classify puts the client in Kea's built-in classes: ALL,
+// VENDOR_CLASS_<option 60>, KNOWN when it has a reservation in the
+// selected subnet, its shared network or (where enabled) globally, else
+// UNKNOWN, plus the classes its reservation names.
+func (e *Engine) classify(q *query) {
+	q.classes = map[string]bool{"ALL": true}
+	if v := q.p.Options[optVendorClass]; len(v) > 0 {
+		q.classes["VENDOR_CLASS_"+string(v)] = true
+	}
+	var hosts []*Reservation
+	if q.subnet != nil {
+		for _, s := range q.subnet.siblings() {
+			if s.ReservationsInSubnet {
+				if r := e.find(s.hosts, q); r != nil {
+					hosts = append(hosts, r)
+				}
+			}
+		}
+		if q.subnet.ReservationsGlobal {
+			if r := e.find(e.global, q); r != nil {
+				hosts = append(hosts, r)
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		q.classes["UNKNOWN"] = true
+		return
+	}
+	q.classes["KNOWN"] = true
+	for _, r := range hosts {
+		for _, c := range r.ClientClasses {
+			q.classes[c] = true
+		}
+	}
+}

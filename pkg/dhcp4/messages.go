@@ -325,6 +325,9 @@ func (e *Engine) addOptions(q *query, r *dhcpv4.DHCPv4, pool *Pool) {
 	}
 	for _, sc := range scopes {
 		for _, o := range sc {
+			if !allowed(o.ClientClasses, q.classes) {
+				continue
+			}
 			wanted[o.Code] = wanted[o.Code] || o.AlwaysSend
 			cancelled[o.Code] = cancelled[o.Code] || o.NeverSend
 		}
@@ -336,16 +339,18 @@ func (e *Engine) addOptions(q *query, r *dhcpv4.DHCPv4, pool *Pool) {
 		if _, ok := r.Options[uint8(c)]; ok {
 			continue
 		}
-		if o, ok := lookup(scopes, uint8(c)); ok {
+		if o, ok := lookup(scopes, uint8(c), q.classes); ok {
 			r.Options[uint8(c)] = o.Data
 		}
 	}
 }
 
-func lookup(scopes [][]Option, code uint8) (Option, bool) {
+// lookup finds the first option with code, in scope order, that the
+// client's classes allow.
+func lookup(scopes [][]Option, code uint8, classes map[string]bool) (Option, bool) {
 	for _, sc := range scopes {
 		for _, o := range sc {
-			if o.Code == code {
+			if o.Code == code && allowed(o.ClientClasses, classes) {
 				return o, true
 			}
 		}

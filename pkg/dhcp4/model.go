@@ -121,8 +121,28 @@ type Pool struct {
 	First, Last netip.Addr
 	ID          uint32
 	Options     []Option
+	// ClientClasses restricts the pool to clients in one of these classes
+	// (Kea's client-class / client-classes); empty allows everyone.
+	ClientClasses []string
 
 	alloc *alloc.Pool
+}
+
+// allows reports whether a client with the given classes may use the pool.
+func (p *Pool) allows(classes map[string]bool) bool {
+	return allowed(p.ClientClasses, classes)
+}
+
+func allowed(need []string, classes map[string]bool) bool {
+	if len(need) == 0 {
+		return true
+	}
+	for _, c := range need {
+		if classes[c] {
+			return true
+		}
+	}
+	return false
 }
 
 // Contains reports whether addr lies in the pool.
@@ -136,6 +156,9 @@ type Option struct {
 	Data       []byte
 	AlwaysSend bool
 	NeverSend  bool
+	// ClientClasses limits the option to clients in one of these classes
+	// (Kea 3.x); empty means every client.
+	ClientClasses []string
 }
 
 // Identifier is a host-reservation identifier type.
@@ -185,6 +208,8 @@ type Reservation struct {
 	NextServer     netip.Addr
 	ServerHostname string
 	BootFileName   string
+	// ClientClasses are classes the reservation puts its client in.
+	ClientClasses []string
 }
 
 // key returns the reservation's identifier as an index key.
