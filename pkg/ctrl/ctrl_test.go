@@ -1,0 +1,356 @@
+package ctrl
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRequest(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     Request
+		wantErr  string
+	}{
+		{name: "plain", in: `{"command":"config-get","service":["dhcp4"]}`,
+			want: Request{Command: "config-get", Service: []string{"dhcp4"}}},
+		{name: "arguments", in: `{"command":"lease4-get","arguments":{"ip-address":"192.0.2.1"}}`,
+			want: Request{Command: "lease4-get", Arguments: json.RawMessage(`{"ip-address":"192.0.2.1"}`)}},
+		{name: "comments", in: "# hash\n{ // line\n \"command\": /* block */ \"list-commands\" }",
+			want: Request{Command: "list-commands"}},
+		{name: "comment markers inside strings", in: `{"command":"a#b//c/*d*/"}`,
+			want: Request{Command: "a#b//c/*d*/"}},
+		{name: "unknown key", in: `{"command":"x","foo":1}`, wantErr: "unsupported parameter 'foo'"},
+		{name: "missing command", in: `{"service":["dhcp4"]}`, wantErr: "missing mandatory 'command'"},
+		{name: "arguments not a map", in: `{"command":"x","arguments":[1]}`, wantErr: "'arguments' must be a map"},
+		{name: "not a map", in: `[1,2]`, wantErr: "not a JSON map"},
+		{name: "trailing data", in: `{"command":"x"} {}`, wantErr: "trailing data"},
+		{name: "unterminated comment", in: `{"command":"x"} /*`, wantErr: "unterminated"},
+		{name: "command not a string", in: `{"command":5}`, wantErr: "'command'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseRequest([]byte(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Command != tt.want.Command || strings.Join(got.Service, ",") != strings.Join(tt.want.Service, ",") ||
+				string(got.Arguments) != string(tt.want.Arguments) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range []string{`{"command":"list-commands"}`, `{"command":"x","arguments":{"a":1}}`,
+		"# c\n{\"command\":\"x\"}", `{"command":"x"} /* y */`, `{`, `"`, `/*`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := ParseRequest(b)
+		if err == nil && req.Command == "" {
+			t.Fatal("accepted a request without a command")
+		}
+		clean, err := StripComments(b)
+		if err == nil && len(clean) != len(b) {
+			t.Fatal("StripComments changed the length")
+		}
+	})
+}
+
+func newTestRegistry(t *testing.T) *Registry {
+	t.Helper()
+	r := NewRegistry()
+	if err := r.Register("echo", func(_ context.Context, args json.RawMessage) Answer {
+		return Success("echoed", args)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRegistry(t *testing.T) {
+	r := newTestRegistry(t)
+	if err := r.Register("echo", nil); err == nil {
+		t.Error("registering a command twice succeeded")
+	}
+	tests := []struct {
+		in         string
+		wantResult int
+		wantText   string
+	}{
+		{`{"command":"echo","arguments":{"a":1}}`, 0, "echoed"},
+		{`{"command":"nope"}`, 2, "'nope' command not supported."},
+		{`{"command":"echo","service":["dhcp6"]}`, 1, "unsupported service 'dhcp6'"},
+		{`{"command":"echo","service":["dhcp4","dhcp6"]}`, 1, "single entry"},
+		{`{"command":"echo","service":[]}`, 0, "echoed"},
+		{`{"command":"echo","bogus":1}`, 1, "unsupported parameter"},
+	}
+	for _, tt := range tests {
+		a := r.Serve(context.Background(), []byte(tt.in))
+		if a.Result != tt.wantResult || !strings.Contains(a.Text, tt.wantText) {
+			t.Errorf("%s: got %+v, want result %d text %q", tt.in, a, tt.wantResult, tt.wantText)
+		}
+	}
+	a := r.Serve(context.Background(), []byte(`{"command":"list-commands"}`))
+	if got, _ := json.Marshal(a); string(got) != `{"result":0,"arguments":["echo","list-commands"]}` {
+		t.Errorf("list-commands = %s", got)
+	}
+}
+
+// post sends body to the server as Kea's clients do and returns the
+// status and the decoded body.
+func post(t *testing.T, c *http.Client, url, ctype, body string, hdr map[string]string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func TestHTTP(t *testing.T) {
+	h := &HTTPHandler{Registry: newTestRegistry(t), Auth: &Auth{Clients: []Client{{"admin", "s3cret"}}},
+		Filter: func(cmd string) bool { return cmd != "forbidden" }}
+	srv, err := ListenHTTP("127.0.0.1:0", h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(time.Second)
+	url := "http://" + srv.Addr().String() + "/any/path"
+	good := map[string]string{"Authorization": "Basic YWRtaW46czNjcmV0"} // admin:s3cret
+	bad := map[string]string{"Authorization": "Basic YWRtaW46d3Jvbmc="}  // admin:wrong
+	tests := []struct {
+		name       string
+		ctype      string
+		body       string
+		hdr        map[string]string
+		wantStatus int
+		wantBody   string
+	}{
+		{"ok, list-wrapped", "application/json", `{"command":"echo","arguments":{"x":1}}`, good, 200,
+			`[{"result":0,"text":"echoed","arguments":{"x":1}}]`},
+		{"content type case", "Application/JSON", `{"command":"echo"}`, good, 200, `[{"result":0,"text":"echoed"}]`},
+		{"content type with charset", "application/json; charset=utf-8", `{"command":"echo"}`, good, 400,
+			`{"result":400,"text":"Bad Request"}`},
+		{"no content type", "", `{"command":"echo"}`, good, 400, `{"result":400,"text":"Bad Request"}`},
+		{"no credentials", "application/json", `{"command":"echo"}`, nil, 401, `{"result":401,"text":"Unauthorized"}`},
+		{"wrong password", "application/json", `{"command":"echo"}`, bad, 401, `{"result":401,"text":"Unauthorized"}`},
+		{"filtered", "application/json", `{"command":"forbidden"}`, good, 403, `{"result":403,"text":"Forbidden"}`},
+		{"garbage", "application/json", `{"command":`, good, 200, `[{"result":1,"text":"invalid command: not a JSON map: unexpected EOF"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, hdr := post(t, http.DefaultClient, url, tt.ctype, tt.body, tt.hdr)
+			if status != tt.wantStatus || body != tt.wantBody {
+				t.Errorf("got %d %s, want %d %s", status, body, tt.wantStatus, tt.wantBody)
+			}
+			if hdr.Get("Content-Type") != "application/json" {
+				t.Errorf("Content-Type = %q", hdr.Get("Content-Type"))
+			}
+			if status == 401 && hdr.Get("WWW-Authenticate") != `Basic realm="kea-dhcpv4-server"` {
+				t.Errorf("WWW-Authenticate = %q", hdr.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("GET: status %d, want 400", resp.StatusCode)
+	}
+	big := `{"command":"echo","arguments":{"x":"` + strings.Repeat("a", MaxRequestBytes) + `"}}`
+	if status, _, _ := post(t, http.DefaultClient, url, "application/json", big, good); status != 413 {
+		t.Errorf("oversized request: status %d, want 413", status)
+	}
+}
+
+// pki is a throw-away CA with a server and client certificates.
+type pki struct {
+	dir                     string
+	ca                      *x509.Certificate
+	caKey                   *ecdsa.PrivateKey
+	caFile, srvCert, srvKey string
+	cliCert, cliKey         string
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	p := &pki{dir: t.TempDir()}
+	p.caKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ca, _ = x509.ParseCertificate(der)
+	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", der)
+	p.srvCert, p.srvKey = p.issue(t, "server", time.Now().Add(time.Hour), x509.ExtKeyUsageServerAuth)
+	p.cliCert, p.cliKey = p.issue(t, "client", time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
+	return p
+}
+
+func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (p *pki) issue(t *testing.T, name string, notAfter time.Time, usage x509.ExtKeyUsage) (string, string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	return p.write(t, name+".pem", "CERTIFICATE", der), p.write(t, name+"-key.pem", "EC PRIVATE KEY", kder)
+}
+
+func TestHTTPSClientCertificates(t *testing.T) {
+	p := newPKI(t)
+	other := newPKI(t) // a CA the server does not trust
+	expiredCert, expiredKey := p.issue(t, "expired", time.Now().Add(-time.Hour), x509.ExtKeyUsageClientAuth)
+	srv, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: newTestRegistry(t)},
+		&TLSFiles{TrustAnchor: p.caFile, CertFile: p.srvCert, KeyFile: p.srvKey, CertRequired: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(time.Second)
+	url := "https://" + srv.Addr().String() + "/"
+	client := func(cert, key, ca string) *http.Client {
+		f := &TLSFiles{TrustAnchor: ca, CertFile: cert, KeyFile: key}
+		tc, err := f.ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	tests := []struct {
+		name          string
+		c             *http.Client
+		wantHandshake bool
+	}{
+		{"trusted client certificate", client(p.cliCert, p.cliKey, p.caFile), true},
+		{"no client certificate", client("", "", p.caFile), false},
+		{"client certificate from another CA", client(other.cliCert, other.cliKey, p.caFile), false},
+		{"expired client certificate", client(expiredCert, expiredKey, p.caFile), false},
+		{"server not trusted by the client", client(p.cliCert, p.cliKey, other.caFile), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(`{"command":"echo"}`)))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := tt.c.Do(req)
+			if !tt.wantHandshake {
+				if err == nil {
+					resp.Body.Close()
+					t.Fatal("request succeeded, want a refused handshake")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != `[{"result":0,"text":"echoed"}]` {
+				t.Errorf("body %s", b)
+			}
+		})
+	}
+}
+
+func unixCommand(t *testing.T, path, cmd string) string {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(cmd))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestUnix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kea4.sock")
+	// A stale socket file, as a killed daemon leaves it.
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	s, err := ListenUnix(path, newTestRegistry(t))
+	if err != nil {
+		t.Fatalf("a stale socket file blocked the start: %v", err)
+	}
+	defer s.Close()
+	if _, err := ListenUnix(path, NewRegistry()); err == nil {
+		t.Error("a second server took over a live socket")
+	}
+	tests := []struct{ in, want string }{
+		{`{"command":"echo","arguments":{"a":[1,2]}}`, `{"result":0,"text":"echoed","arguments":{"a":[1,2]}}`},
+		{"{ \"command\": \"echo\" # comment\n}", `{"result":0,"text":"echoed"}`},
+		{`{"command":"missing"}`, `{"result":2,"text":"'missing' command not supported."}`},
+	}
+	for _, tt := range tests {
+		if got := unixCommand(t, path, tt.in); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	// A client that sends half a command and closes gets an error answer.
+	c, _ := net.Dial("unix", path)
+	c.Write([]byte(`{"command":`))
+	c.(*net.UnixConn).CloseWrite()
+	b, _ := io.ReadAll(c)
+	c.Close()
+	if !strings.HasPrefix(string(b), `{"result":1,`) {
+		t.Errorf("half a command: got %s", b)
+	}
+}

@@ -1,0 +1,220 @@
+package ctrl
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits that keep a misbehaving client from disturbing anything else.
+const (
+	// MaxRequestBytes bounds a command's size; a lease4-update is a few
+	// hundred bytes, a config-set of a large config well under this.
+	MaxRequestBytes = 16 << 20
+	// ReadTimeout and IdleTimeout are Kea's: 10 s to receive a request,
+	// 30 s for an idle keep-alive connection.
+	ReadTimeout = 10 * time.Second
+	IdleTimeout = 30 * time.Second
+	// MaxConcurrent bounds commands running at once per socket; others
+	// wait for a slot while their client waits.
+	MaxConcurrent = 16
+)
+
+// Client is one basic-auth user.
+type Client struct {
+	User, Password string
+}
+
+// Auth is Kea's "authentication" block, already resolved (user-file and
+// password-file read by the caller).
+type Auth struct {
+	Realm   string
+	Clients []Client
+}
+
+// HTTPHandler serves Kea's command protocol over HTTP: POST with
+// Content-Type application/json, answers list-wrapped, HTTP-layer errors as
+// bare {"result": <status>, "text": ...} maps as Kea's libhttp does.
+type HTTPHandler struct {
+	Registry *Registry
+	Auth     *Auth // nil: no authentication
+	// Headers are extra response headers (Kea's http-headers).
+	Headers map[string]string
+	// Filter, if set, is asked before a command runs; returning false
+	// answers HTTP 403 (the HA listener's restrict-commands).
+	Filter func(command string) bool
+	// ErrorLog receives connection-level errors such as refused TLS
+	// handshakes; nil discards them.
+	ErrorLog *log.Logger
+	slots    chan struct{}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for k, v := range h.Headers {
+		w.Header().Set(k, v)
+	}
+	if r.Method != http.MethodPost || !isJSON(r.Header.Get("Content-Type")) || r.ContentLength < 0 {
+		writeHTTPError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	if h.Auth != nil && !h.authorized(r) {
+		realm := h.Auth.Realm
+		if realm == "" {
+			realm = "kea-dhcpv4-server"
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
+		writeHTTPError(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	if r.ContentLength > MaxRequestBytes {
+		writeHTTPError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes+1))
+	if err != nil || int64(len(body)) != r.ContentLength {
+		writeHTTPError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	req, perr := ParseRequest(body)
+	if perr == nil && h.Filter != nil && !h.Filter(req.Command) {
+		writeHTTPError(w, http.StatusForbidden, "Forbidden")
+		return
+	}
+	if h.slots == nil {
+		writeHTTPError(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+	select {
+	case h.slots <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	var ans Answer
+	if perr != nil {
+		ans = Error("%v", perr)
+	} else {
+		ans = h.Registry.Handle(r.Context(), req)
+	}
+	<-h.slots
+	writeJSON(w, http.StatusOK, []Answer{ans})
+}
+
+func (h *HTTPHandler) authorized(r *http.Request) bool {
+	const prefix = "Basic "
+	a := r.Header.Get("Authorization")
+	if !strings.HasPrefix(a, prefix) {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(a[len(prefix):])
+	if err != nil {
+		return false
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return false
+	}
+	for _, c := range h.Auth.Clients {
+		if subtle.ConstantTimeCompare([]byte(c.User), []byte(user)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(c.Password), []byte(pass)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// isJSON accepts exactly application/json, case-insensitively and with no
+// parameters, as Kea requires.
+func isJSON(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json" && len(params) == 0 && !strings.Contains(ct, ";")
+}
+
+func writeHTTPError(w http.ResponseWriter, status int, text string) {
+	writeJSON(w, status, Answer{Result: status, Text: text})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(Answer{Result: ResultError, Text: "cannot encode the answer: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// HTTPServer is one http or https control socket.
+type HTTPServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// ListenHTTP opens addr (host:port) and serves h on it, over TLS when
+// tlsConf is not nil. It returns once the socket is bound, so a caller
+// knows at once whether the port was free.
+func ListenHTTP(addr string, h *HTTPHandler, tlsConf *TLSFiles) (*HTTPServer, error) {
+	h.slots = make(chan struct{}, MaxConcurrent)
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      ReadTimeout + 60*time.Second,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          h.ErrorLog,
+	}
+	if srv.ErrorLog == nil {
+		srv.ErrorLog = log.New(io.Discard, "", 0)
+	}
+	if tlsConf != nil {
+		tc, err := tlsConf.ServerConfig()
+		if err != nil {
+			return nil, err
+		}
+		srv.TLSConfig = tc
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ctrl: listening on %s: %w", addr, err)
+	}
+	s := &HTTPServer{srv: srv, ln: ln}
+	go func() {
+		var err error
+		if tlsConf != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			srv.ErrorLog.Printf("ctrl: control socket %s stopped: %v", ln.Addr(), err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the bound address (useful with port 0 in tests).
+func (s *HTTPServer) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting, lets running commands finish for up to timeout,
+// then closes every connection.
+func (s *HTTPServer) Close(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return s.srv.Close()
+	}
+	return nil
+}
