@@ -247,7 +247,7 @@ func (e *Engine) poolStat(subnetID uint32, addr netip.Addr, name string, delta i
 // forget deletes the client's previous lease once it has moved to a new
 // address (Kea's deleteAssignedLease).
 func (e *Engine) forget(q *query, old *lease.Lease) {
-	if _, ok := e.store.Delete(old.Addr); !ok {
+	if !e.store.CompareAndDelete(old) {
 		return
 	}
 	q.changes = append(q.changes, lease.Change{Old: old})

@@ -26,7 +26,9 @@ type Store interface {
 	// CompareAndPut stores new in place of old, provided the lease now at
 	// that address is still old (nil: no lease). It reports success.
 	CompareAndPut(old, new *lease.Lease) bool
-	Delete(addr netip.Addr) (*lease.Lease, bool)
+	// CompareAndDelete removes cur if it is still the lease at its
+	// address, and reports whether it did.
+	CompareAndDelete(cur *lease.Lease) bool
 }
 
 // Stats receives Kea-named statistics ("pkt4-received",

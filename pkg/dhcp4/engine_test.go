@@ -838,7 +838,7 @@ func TestObserveFreeList(t *testing.T) {
 		t.Fatalf("got %s, want 192.0.2.101", got)
 	}
 	// The partner deletes it: it can be handed out again.
-	h.store.Delete(other.Addr)
+	h.store.CompareAndDelete(other)
 	h.e.Observe(lease.Change{Old: other})
 	if got := h.lease(net.HardwareAddr{2, 0, 0, 0, 0, 0xc}); got != other.Addr {
 		t.Fatalf("got %s, want %s", got, other.Addr)

@@ -64,12 +64,14 @@ func (s *memStore) CompareAndPut(old, nl *lease.Lease) bool {
 	return true
 }
 
-func (s *memStore) Delete(a netip.Addr) (*lease.Lease, bool) {
+func (s *memStore) CompareAndDelete(cur *lease.Lease) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.m[a]
-	delete(s.m, a)
-	return l, ok
+	if s.m[cur.Addr] != cur {
+		return false
+	}
+	delete(s.m, cur.Addr)
+	return true
 }
 
 // counters records statistics.

@@ -105,8 +105,8 @@ func (e *Engine) release(q *query) Result {
 		}
 		q.changes = append(q.changes, lease.Change{Old: old, New: nl})
 	} else {
-		if _, ok := e.store.Delete(old.Addr); !ok {
-			return Result{Reason: "lease vanished during RELEASE"}
+		if !e.store.CompareAndDelete(old) {
+			return Result{Reason: "lease changed during RELEASE"}
 		}
 		q.changes = append(q.changes, lease.Change{Old: old})
 	}
