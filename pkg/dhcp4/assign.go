@@ -422,3 +422,24 @@ func (e *Engine) Observe(c lease.Change) {
 		}
 	}
 }
+
+// Undo reverts changes a Handle result applied, newest first, when they
+// could not be made durable; an address changed meanwhile by someone else
+// is left alone. The pools are told, so the free list stays right.
+func (e *Engine) Undo(changes []lease.Change) {
+	for i := len(changes) - 1; i >= 0; i-- {
+		c := changes[i]
+		var ok bool
+		switch {
+		case c.New == nil && c.Old != nil:
+			ok = e.store.CompareAndPut(nil, c.Old)
+		case c.New != nil && c.Old == nil:
+			ok = e.store.CompareAndDelete(c.New)
+		case c.New != nil:
+			ok = e.store.CompareAndPut(c.New, c.Old)
+		}
+		if ok {
+			e.Observe(lease.Change{Old: c.New, New: c.Old})
+		}
+	}
+}

@@ -1020,3 +1020,30 @@ func TestBuiltinClasses(t *testing.T) {
 		})
 	}
 }
+
+// Undo puts the store back as it was before a query.
+func TestUndo(t *testing.T) {
+	h := newHarness(t, testNetwork())
+	a := h.lease(macA)
+	before, _ := h.store.Get(a)
+	h.now = h.now.Add(time.Hour) // past lease caching
+	res := h.e.Handle(unicast(pkt(dhcpv4.MessageTypeRequest, macA), a.String()))
+	if len(res.Changes) != 1 {
+		t.Fatalf("renewal made %d changes", len(res.Changes))
+	}
+	h.e.Undo(res.Changes)
+	if got, _ := h.store.Get(a); got != before {
+		t.Errorf("after undo of a renewal the lease is %+v, want %+v", got, before)
+	}
+	rel := h.e.Handle(unicast(pkt(dhcpv4.MessageTypeRelease, macA), a.String()))
+	h.e.Undo(rel.Changes)
+	if got, _ := h.store.Get(a); got != before {
+		t.Errorf("after undo of a release the lease is %+v", got)
+	}
+	fresh := h.lease(net.HardwareAddr{2, 0, 0, 0, 0, 0xd})
+	l, _ := h.store.Get(fresh)
+	h.e.Undo([]lease.Change{{New: l}})
+	if _, ok := h.store.Get(fresh); ok {
+		t.Errorf("undo of a new lease left it in the store")
+	}
+}
