@@ -91,7 +91,7 @@ type Result struct {
 	DstMAC    net.HardwareAddr
 	Broadcast bool
 	// Changes were applied to the store and must be made durable before
-	// the reply is sent. If that fails, the caller undoes them and drops
+	// the reply is sent. If that fails, the caller calls Engine.Undo and drops
 	// the reply.
 	Changes []lease.Change
 }
