@@ -1,0 +1,133 @@
+package memfile
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/twinleaf/twinleaf/pkg/lease"
+)
+
+// RowError is a row that loading skipped.
+type RowError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+
+// LoadReport says what loading found.
+type LoadReport struct {
+	Files     []string   // files read, in order
+	Rows      int        // data rows applied
+	Leases    int        // leases in the store afterwards
+	Skipped   []RowError // unusable rows, skipped
+	Truncated []string   // files whose last line was cut short (a crash mid-write)
+}
+
+// sources lists the files Kea reads at start-up, in order: after an
+// interrupted cleanup <name>.completed then <name>; otherwise <name>.2,
+// <name>.1 and <name>. Missing ones are skipped.
+func sources(name string) []string {
+	if _, err := os.Stat(name + ".completed"); err == nil {
+		return []string{name + ".completed", name}
+	}
+	return []string{name + ".2", name + ".1", name}
+}
+
+// Load reads every lease file of name into store, later rows winning, as
+// Kea does. maxRowErrors > 0 aborts the load after that many bad rows.
+func Load(name string, store *lease.Store, maxRowErrors int) (LoadReport, error) {
+	var rep LoadReport
+	for _, path := range sources(name) {
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("memfile: %w", err)
+		}
+		rep.Files = append(rep.Files, path)
+		err = loadFile(path, f, store, maxRowErrors, &rep)
+		f.Close()
+		if err != nil {
+			return rep, err
+		}
+	}
+	rep.Leases = store.Len()
+	return rep, nil
+}
+
+// loadFile applies one file's rows to the store.
+func loadFile(path string, r io.Reader, store *lease.Store, maxRowErrors int, rep *LoadReport) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var sch schema
+	header := true
+	for line := 1; ; line++ {
+		b, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than any real row: skip to its end.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err := skip(rep, maxRowErrors, RowError{path, line, fmt.Errorf("%w: line longer than 64 KiB", ErrRow)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err == io.EOF {
+			if len(bytes.TrimSpace(b)) > 0 {
+				// No newline at the end: the write of this row was cut
+				// short. It was never acknowledged, so it is dropped.
+				rep.Truncated = append(rep.Truncated, path)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("memfile: reading %s: %w", path, err)
+		}
+		text := string(bytes.TrimRight(b, "\n"))
+		if header {
+			header = false
+			if sch, err = parseHeader(text); err != nil {
+				return fmt.Errorf("memfile: %s: %v; this is not a Kea lease4 file", path, err)
+			}
+			continue
+		}
+		if text == "" {
+			continue
+		}
+		l, err := sch.parseRow(text)
+		if err != nil {
+			if err := skip(rep, maxRowErrors, RowError{path, line, err}); err != nil {
+				return err
+			}
+			continue
+		}
+		rep.Rows++
+		apply(store, l)
+	}
+}
+
+// apply is Kea's rule for one row: valid lifetime 0 deletes the address's
+// lease (Kea 3.x writes released leases that way too, so they vanish on
+// reload, as in Kea); anything else inserts or replaces it.
+func apply(store *lease.Store, l *lease.Lease) {
+	if l.ValidLft == 0 {
+		store.Delete(l.Addr)
+		return
+	}
+	store.Put(l)
+}
+
+func skip(rep *LoadReport, max int, e RowError) error {
+	rep.Skipped = append(rep.Skipped, e)
+	if max > 0 && len(rep.Skipped) > max {
+		return fmt.Errorf("memfile: %d unusable rows, more than max-row-errors %d; the last: %v", len(rep.Skipped), max, e)
+	}
+	return nil
+}
