@@ -1,0 +1,218 @@
+// Package server runs the DHCPv4 service: readers hand received queries to
+// per-client workers, each worker asks the engine for a reply, makes the
+// lease changes durable, and only then sends the reply.
+//
+// It owns the packet path but no protocol (pkg/dhcp4), no socket details
+// (pkg/netio) and no file format (pkg/memfile): those come in through the
+// Conn, Journal and engine it is given, so the path is tested without root.
+package server
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/dispatch"
+	"github.com/twinleaf/twinleaf/pkg/lease"
+)
+
+// MaxPacket is the largest query read; DHCPv4 messages over Ethernet fit
+// in 1500 bytes, and anything longer is not a query we can answer.
+const MaxPacket = 1500
+
+// Packet is one received query with where it came from. Buffers are
+// recycled: a Packet belongs to the server from Read until it is handled.
+type Packet struct {
+	Buf []byte // len MaxPacket; the query is Buf[:N]
+	N   int
+	// Iface is the receiving interface and IfaceAddrs its IPv4 addresses.
+	Iface      string
+	IfaceAddrs []netip.Prefix
+	Src        netip.AddrPort
+	SrcMAC     net.HardwareAddr
+	// Dst is the query's destination: 255.255.255.255 for a broadcast.
+	Dst  netip.Addr
+	conn Conn
+}
+
+// Conn is a socket the server reads queries from and sends replies on.
+type Conn interface {
+	// Read blocks for the next query and fills p.Buf, p.N and the
+	// metadata. It returns net.ErrClosed once the conn is closed.
+	Read(p *Packet) error
+	// Send transmits a reply, addressed as the engine decided, out of the
+	// interface the query came in on.
+	Send(q *Packet, r *dhcp4.Result, payload []byte) error
+}
+
+// Journal makes lease changes durable; Commit returns only once they are
+// on stable storage.
+type Journal interface {
+	Commit(changes ...lease.Change) error
+}
+
+// Config is what a Server needs.
+type Config struct {
+	Engine  *dhcp4.Engine
+	Journal Journal
+	Stats   dhcp4.Stats
+	Log     hclog.Logger
+	// Workers is the number of worker goroutines (thread-pool-size when
+	// multi-threading is on, else 1) and QueueSize each ring's capacity.
+	Workers, QueueSize int
+	// ServerAddrs returns the addresses of every socket in use, for the
+	// engine's server-identifier check.
+	ServerAddrs func() []netip.Addr
+}
+
+// Server is the running packet path.
+type Server struct {
+	engine   atomic.Pointer[dhcp4.Engine]
+	journal  Journal
+	stats    dhcp4.Stats
+	log      hclog.Logger
+	addrs    func() []netip.Addr
+	pool     *dispatch.Pool[Packet]
+	free     sync.Pool
+	disabled atomic.Bool
+	readers  sync.WaitGroup
+	// progress counts handled packets per worker, for Healthy.
+	progress []atomic.Uint64
+}
+
+// New starts the workers; add sockets with Serve.
+func New(c Config) *Server {
+	s := &Server{journal: c.Journal, stats: c.Stats, log: c.Log, addrs: c.ServerAddrs}
+	if s.stats == nil {
+		s.stats = dhcp4.StatsFunc(func(string, int64) {})
+	}
+	if s.log == nil {
+		s.log = hclog.NewNullLogger()
+	}
+	if s.addrs == nil {
+		s.addrs = func() []netip.Addr { return nil }
+	}
+	s.engine.Store(c.Engine)
+	s.free.New = func() any { return &Packet{Buf: make([]byte, MaxPacket)} }
+	workers := max(c.Workers, 1)
+	s.progress = make([]atomic.Uint64, workers)
+	s.pool = dispatch.New(workers, c.QueueSize, s.handle)
+	return s
+}
+
+// SetEngine swaps in a new engine (a reconfiguration); queries already
+// queued are answered by whichever engine a worker picks up next.
+func (s *Server) SetEngine(e *dhcp4.Engine) { s.engine.Store(e) }
+
+// Engine is the engine in use.
+func (s *Server) Engine() *dhcp4.Engine { return s.engine.Load() }
+
+// SetEnabled turns answering on or off (dhcp-disable, HA states); queries
+// received while disabled are dropped on receipt, as Kea does.
+func (s *Server) SetEnabled(on bool) { s.disabled.Store(!on) }
+
+// Enabled reports whether queries are answered.
+func (s *Server) Enabled() bool { return !s.disabled.Load() }
+
+// Serve reads queries from c until it is closed. Each conn gets its own
+// reader goroutine and its own rings into the workers.
+func (s *Server) Serve(c Conn) {
+	pr := s.pool.NewProducer()
+	s.readers.Add(1)
+	go func() {
+		defer s.readers.Done()
+		for {
+			p := s.free.Get().(*Packet)
+			p.conn = c
+			if err := c.Read(p); err != nil {
+				s.free.Put(p)
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				s.log.Warn("DHCP4_BUFFER_RECEIVE_FAIL error on attempt to receive packet", "error", err)
+				time.Sleep(10 * time.Millisecond) // a failing socket must not spin
+				continue
+			}
+			if s.disabled.Load() {
+				// Counted under Kea 3.1's name; 2.2 did not count these.
+				s.stats.Add("pkt4-service-disabled", 1)
+				s.stats.Add("pkt4-receive-drop", 1)
+				s.free.Put(p)
+				continue
+			}
+			if old := pr.Submit(dispatch.ClientKey(p.Buf[:p.N]), p); old != nil {
+				// The worker is behind: the oldest query gives way.
+				s.stats.Add("pkt4-queue-full", 1)
+				s.stats.Add("pkt4-receive-drop", 1)
+				s.free.Put(old)
+			}
+		}
+	}()
+}
+
+// Close waits for the readers (their conns must be closed first) and
+// then for the workers to finish what is queued.
+func (s *Server) Close() {
+	s.readers.Wait()
+	s.pool.Close()
+}
+
+// handle answers one query on worker w.
+func (s *Server) handle(w int, p *Packet) {
+	defer func() {
+		s.progress[w].Add(1)
+		p.conn = nil
+		s.free.Put(p)
+	}()
+	e := s.engine.Load()
+	res := e.HandleBytes(p.Buf[:p.N], dhcp4.Request{
+		Iface:       p.Iface,
+		IfaceAddrs:  p.IfaceAddrs,
+		ServerAddrs: s.addrs(),
+		Src:         p.Src,
+		SrcMAC:      p.SrcMAC,
+		Dst:         p.Dst,
+	})
+	if len(res.Changes) > 0 {
+		if err := s.journal.Commit(res.Changes...); err != nil {
+			e.Undo(res.Changes)
+			s.log.Error("DHCPSRV_MEMFILE_WRITE_FAIL failed to write lease changes; reply dropped", "error", err)
+			s.stats.Add("pkt4-receive-drop", 1)
+			return
+		}
+	}
+	if res.Reply == nil {
+		if s.log.IsDebug() {
+			s.log.Debug("DHCP4_PACKET_DROP", "reason", res.Reason, "iface", p.Iface, "src", p.Src)
+		}
+		return
+	}
+	if err := p.conn.Send(p, &res, res.Reply.ToBytes()); err != nil {
+		s.log.Warn("DHCP4_PACKET_SEND_FAIL failed to send DHCPv4 packet", "error", err, "dst", res.Dst)
+		return
+	}
+}
+
+// Progress is the number of queries each worker has handled; the watchdog
+// compares two readings to tell a stuck worker from an idle one.
+func (s *Server) Progress() []uint64 {
+	out := make([]uint64, len(s.progress))
+	for i := range s.progress {
+		out[i] = s.progress[i].Load()
+	}
+	return out
+}
+
+// Backlog is the number of queries waiting for each worker.
+func (s *Server) Backlog() []int {
+	out := make([]int, s.pool.Workers())
+	for i := range out {
+		out[i] = s.pool.QueueLen(i)
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/lease"
+)
+
+var srvAddr = netip.MustParseAddr("192.0.2.2")
+
+// fakeConn feeds queries to the server and records what it sends, in one
+// event log shared with the journal so the test sees their order.
+type fakeConn struct {
+	in     chan []byte
+	events *events
+	closed chan struct{}
+}
+
+type events struct {
+	mu  sync.Mutex
+	log []string
+	got chan struct{}
+}
+
+func (e *events) add(s string) {
+	e.mu.Lock()
+	e.log = append(e.log, s)
+	e.mu.Unlock()
+	e.got <- struct{}{}
+}
+
+func (c *fakeConn) Read(p *Packet) error {
+	select {
+	case b := <-c.in:
+		p.N = copy(p.Buf, b)
+		p.Iface, p.IfaceAddrs = "eth0", []netip.Prefix{netip.PrefixFrom(srvAddr, 24)}
+		p.Src = netip.AddrPortFrom(netip.IPv4Unspecified(), 68)
+		p.Dst = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+		p.SrcMAC = net.HardwareAddr{2, 0, 0, 0, 0, 1}
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+func (c *fakeConn) Send(q *Packet, r *dhcp4.Result, payload []byte) error {
+	m, err := dhcpv4.FromBytes(payload)
+	if err != nil {
+		return err
+	}
+	c.events.add("send " + m.MessageType().String() + " " + m.YourIPAddr.String())
+	return nil
+}
+
+type fakeJournal struct {
+	events *events
+	fail   bool
+}
+
+func (j *fakeJournal) Commit(changes ...lease.Change) error {
+	if j.fail {
+		j.events.add("commit failed")
+		return errors.New("disk full")
+	}
+	j.events.add("commit " + changes[len(changes)-1].New.Addr.String())
+	return nil
+}
+
+func setup(t *testing.T, failJournal bool) (*Server, *fakeConn, *events, *lease.Store) {
+	t.Helper()
+	store := lease.NewStore()
+	n := &dhcp4.Network{Subnets: []*dhcp4.Subnet{{
+		ID: 1, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Interface: "eth0",
+		Pools:         []*dhcp4.Pool{{First: netip.MustParseAddr("192.0.2.100"), Last: netip.MustParseAddr("192.0.2.110")}},
+		Valid:         dhcp4.Lifetime{Default: 3600, Min: 3600, Max: 3600},
+		MatchClientID: true,
+	}}, EchoClientID: true, DirectResponse: true}
+	e, err := dhcp4.NewEngine(n, dhcp4.Deps{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{got: make(chan struct{}, 16)}
+	j := &fakeJournal{events: ev, fail: failJournal}
+	s := New(Config{Engine: e, Journal: j, Workers: 2, QueueSize: 8})
+	c := &fakeConn{in: make(chan []byte, 4), events: ev, closed: make(chan struct{})}
+	s.Serve(c)
+	t.Cleanup(func() { close(c.closed); s.Close() })
+	return s, c, ev, store
+}
+
+func query(t *testing.T, mt dhcpv4.MessageType, mods ...dhcpv4.Modifier) []byte {
+	t.Helper()
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	m, err := dhcpv4.New(append([]dhcpv4.Modifier{dhcpv4.WithHwAddr(mac), dhcpv4.WithMessageType(mt),
+		dhcpv4.WithBroadcast(true)}, mods...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.ToBytes()
+}
+
+// wait waits for n more events (the deadline only guards against a hang).
+func (e *events) wait(t *testing.T, n int) []string {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-e.got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("waited for %d events, got %v", n, e.log)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.log...)
+}
+
+func TestDORAJournalsBeforeACK(t *testing.T) {
+	_, c, ev, store := setup(t, false)
+	c.in <- query(t, dhcpv4.MessageTypeDiscover)
+	got := ev.wait(t, 1)
+	if got[0] != "send OFFER 192.0.2.100" {
+		t.Fatalf("after DISCOVER: %v", got)
+	}
+	c.in <- query(t, dhcpv4.MessageTypeRequest,
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(srvAddr.AsSlice())),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 100))))
+	got = ev.wait(t, 2)
+	if got[1] != "commit 192.0.2.100" || got[2] != "send ACK 192.0.2.100" {
+		t.Fatalf("events %v: want the lease committed, then the ACK sent", got)
+	}
+	if _, ok := store.Get(netip.MustParseAddr("192.0.2.100")); !ok {
+		t.Error("ACKed lease not in the store")
+	}
+}
+
+func TestJournalFailureDropsACKAndUndoes(t *testing.T) {
+	_, c, ev, store := setup(t, true)
+	c.in <- query(t, dhcpv4.MessageTypeRequest,
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(srvAddr.AsSlice())),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 101))))
+	got := ev.wait(t, 1)
+	if got[0] != "commit failed" {
+		t.Fatalf("events %v", got)
+	}
+	// Nothing else follows: no ACK. A DISCOVER afterwards proves the
+	// worker moved on.
+	c.in <- query(t, dhcpv4.MessageTypeDiscover)
+	got = ev.wait(t, 1)
+	if len(got) != 2 || got[1][:10] != "send OFFER" {
+		t.Fatalf("events %v: want no ACK, then an OFFER", got)
+	}
+	if store.Len() != 0 {
+		t.Errorf("store holds %d leases after a failed commit", store.Len())
+	}
+}
+
+func TestDisabledDropsOnReceipt(t *testing.T) {
+	s, c, ev, _ := setup(t, false)
+	dropped := make(chan string, 4)
+	s.stats = dhcp4.StatsFunc(func(name string, _ int64) {
+		if name == "pkt4-service-disabled" {
+			dropped <- name
+		}
+	})
+	s.SetEnabled(false)
+	c.in <- query(t, dhcpv4.MessageTypeDiscover)
+	select {
+	case <-dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a query received while disabled was not dropped")
+	}
+	s.SetEnabled(true)
+	c.in <- query(t, dhcpv4.MessageTypeDiscover)
+	got := ev.wait(t, 1)
+	if len(got) != 1 || got[0] != "send OFFER 192.0.2.100" {
+		t.Errorf("events %v, want exactly one OFFER", got)
+	}
+}
