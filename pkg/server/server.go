@@ -19,35 +19,18 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/dispatch"
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/netio"
 )
 
-// MaxPacket is the largest query read; DHCPv4 messages over Ethernet fit
-// in 1500 bytes, and anything longer is not a query we can answer.
-const MaxPacket = 1500
+// MaxPacket is the size of a read buffer: a whole Ethernet frame's IP
+// packet, from which the reader keeps the DHCP payload.
+const MaxPacket = 1600
 
-// Packet is one received query with where it came from. Buffers are
+// Packet is one received query and the conn it came from. Buffers are
 // recycled: a Packet belongs to the server from Read until it is handled.
 type Packet struct {
-	Buf []byte // len MaxPacket; the query is Buf[:N]
-	N   int
-	// Iface is the receiving interface and IfaceAddrs its IPv4 addresses.
-	Iface      string
-	IfaceAddrs []netip.Prefix
-	Src        netip.AddrPort
-	SrcMAC     net.HardwareAddr
-	// Dst is the query's destination: 255.255.255.255 for a broadcast.
-	Dst  netip.Addr
-	conn Conn
-}
-
-// Conn is a socket the server reads queries from and sends replies on.
-type Conn interface {
-	// Read blocks for the next query and fills p.Buf, p.N and the
-	// metadata. It returns net.ErrClosed once the conn is closed.
-	Read(p *Packet) error
-	// Send transmits a reply, addressed as the engine decided, out of the
-	// interface the query came in on.
-	Send(q *Packet, r *dhcp4.Result, payload []byte) error
+	netio.Packet
+	conn netio.Conn
 }
 
 // Journal makes lease changes durable; Commit returns only once they are
@@ -68,6 +51,8 @@ type Config struct {
 	// ServerAddrs returns the addresses of every socket in use, for the
 	// engine's server-identifier check.
 	ServerAddrs func() []netip.Addr
+	// Ports are the server and client ports (-p, -P).
+	Ports netio.Ports
 }
 
 // Server is the running packet path.
@@ -78,6 +63,7 @@ type Server struct {
 	log      hclog.Logger
 	addrs    func() []netip.Addr
 	pool     *dispatch.Pool[Packet]
+	ports    netio.Ports
 	free     sync.Pool
 	disabled atomic.Bool
 	readers  sync.WaitGroup
@@ -87,7 +73,10 @@ type Server struct {
 
 // New starts the workers; add sockets with Serve.
 func New(c Config) *Server {
-	s := &Server{journal: c.Journal, stats: c.Stats, log: c.Log, addrs: c.ServerAddrs}
+	s := &Server{journal: c.Journal, stats: c.Stats, log: c.Log, addrs: c.ServerAddrs, ports: c.Ports}
+	if s.ports == (netio.Ports{}) {
+		s.ports = netio.DefaultPorts
+	}
 	if s.stats == nil {
 		s.stats = dhcp4.StatsFunc(func(string, int64) {})
 	}
@@ -98,7 +87,7 @@ func New(c Config) *Server {
 		s.addrs = func() []netip.Addr { return nil }
 	}
 	s.engine.Store(c.Engine)
-	s.free.New = func() any { return &Packet{Buf: make([]byte, MaxPacket)} }
+	s.free.New = func() any { return &Packet{Packet: netio.Packet{Buf: make([]byte, MaxPacket)}} }
 	workers := max(c.Workers, 1)
 	s.progress = make([]atomic.Uint64, workers)
 	s.pool = dispatch.New(workers, c.QueueSize, s.handle)
@@ -121,7 +110,7 @@ func (s *Server) Enabled() bool { return !s.disabled.Load() }
 
 // Serve reads queries from c until it is closed. Each conn gets its own
 // reader goroutine and its own rings into the workers.
-func (s *Server) Serve(c Conn) {
+func (s *Server) Serve(c netio.Conn) {
 	pr := s.pool.NewProducer()
 	s.readers.Add(1)
 	go func() {
@@ -129,7 +118,7 @@ func (s *Server) Serve(c Conn) {
 		for {
 			p := s.free.Get().(*Packet)
 			p.conn = c
-			if err := c.Read(p); err != nil {
+			if err := c.Read(&p.Packet); err != nil {
 				s.free.Put(p)
 				if errors.Is(err, net.ErrClosed) {
 					return
@@ -192,10 +181,23 @@ func (s *Server) handle(w int, p *Packet) {
 		}
 		return
 	}
-	if err := p.conn.Send(p, &res, res.Reply.ToBytes()); err != nil {
+	if err := p.conn.Send(s.reply(p, &res)); err != nil {
 		s.log.Warn("DHCP4_PACKET_SEND_FAIL failed to send DHCPv4 packet", "error", err, "dst", res.Dst)
 		return
 	}
+}
+
+// reply turns the engine's addressing into netio's. A reply goes out raw
+// to the client's MAC when it is sent to the address being handed out to
+// a client that does not have it yet (Kea's direct response).
+func (s *Server) reply(q *Packet, r *dhcp4.Result) *netio.Reply {
+	m := r.Reply
+	yi, _ := netip.AddrFromSlice(m.YourIPAddr.To4())
+	ci, _ := netip.AddrFromSlice(m.ClientIPAddr.To4())
+	toClient := !r.Broadcast && r.Dst.Addr() == yi && (!ci.IsValid() || ci.IsUnspecified()) &&
+		(m.GatewayIPAddr == nil || m.GatewayIPAddr.IsUnspecified())
+	return &netio.Reply{Payload: m.ToBytes(), Dst: r.Dst, DstMAC: r.DstMAC, Broadcast: r.Broadcast,
+		Src: r.Src, ToClient: toClient}
 }
 
 // Progress is the number of queries each worker has handled; the watchdog

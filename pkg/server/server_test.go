@@ -11,6 +11,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/netio"
 )
 
 var srvAddr = netip.MustParseAddr("192.0.2.2")
@@ -36,7 +37,7 @@ func (e *events) add(s string) {
 	e.got <- struct{}{}
 }
 
-func (c *fakeConn) Read(p *Packet) error {
+func (c *fakeConn) Read(p *netio.Packet) error {
 	select {
 	case b := <-c.in:
 		p.N = copy(p.Buf, b)
@@ -50,8 +51,11 @@ func (c *fakeConn) Read(p *Packet) error {
 	}
 }
 
-func (c *fakeConn) Send(q *Packet, r *dhcp4.Result, payload []byte) error {
-	m, err := dhcpv4.FromBytes(payload)
+func (c *fakeConn) Iface() string { return "eth0" }
+func (c *fakeConn) Close() error  { return nil }
+
+func (c *fakeConn) Send(r *netio.Reply) error {
+	m, err := dhcpv4.FromBytes(r.Payload)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,66 @@
+// Package netio is the DHCPv4 server's network edge: sockets that hear
+// clients that have no address yet, replies addressed the way Kea
+// addresses them, and an interface watcher that opens and closes sockets
+// as interfaces come and go.
+package netio
+
+import (
+	"net"
+	"net/netip"
+)
+
+// Packet is one received query: the DHCP payload at Buf[:N] and where it
+// came from. Buf is the caller's; reading never allocates.
+type Packet struct {
+	Buf []byte
+	N   int
+	// Iface and IfIndex name the receiving interface; IfaceAddrs are its
+	// IPv4 addresses as the server uses them.
+	Iface      string
+	IfIndex    int
+	IfaceAddrs []netip.Prefix
+	Src        netip.AddrPort
+	// SrcMAC is the frame's source MAC (nil on UDP sockets, which do not
+	// see it).
+	SrcMAC net.HardwareAddr
+	// Dst is the query's destination address: 255.255.255.255 for a
+	// broadcast.
+	Dst netip.Addr
+}
+
+// Reply is one reply and how to address it, as the engine decided.
+type Reply struct {
+	Payload []byte
+	Dst     netip.AddrPort
+	// DstMAC is the Ethernet destination for a reply sent to a client
+	// that has no address yet; Broadcast sends to ff:ff:ff:ff:ff:ff.
+	DstMAC    net.HardwareAddr
+	Broadcast bool
+	// Src is the source address; the interface's first address if unset.
+	Src netip.Addr
+	// ToClient is true when Dst is the address being handed out
+	// (yiaddr) rather than one the client already uses: such a reply
+	// must go out raw to DstMAC, since the client cannot answer ARP yet.
+	ToClient bool
+}
+
+// Conn is a socket on one interface.
+type Conn interface {
+	// Read waits for the next query; it returns net.ErrClosed after Close.
+	Read(p *Packet) error
+	// Send transmits a reply out of this conn's interface.
+	Send(r *Reply) error
+	// Close releases the sockets and wakes a blocked Read.
+	Close() error
+	// Iface is the interface name.
+	Iface() string
+}
+
+// Ports are the server and client ports; 67 and 68 unless -p/-P say
+// otherwise.
+type Ports struct {
+	Server, Client uint16
+}
+
+// DefaultPorts are DHCPv4's ports.
+var DefaultPorts = Ports{Server: 67, Client: 68}
