@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -66,12 +67,12 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // header on a SOCK_DGRAM packet socket.
 func attachFilter(fd int, port uint16) error {
 	prog := []unix.SockFilter{
-		{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 9},                   // A = ip protocol
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 6, K: 17},   // UDP?
-		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 6},                   // A = flags+fragment offset
+		{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 9},                      // A = ip protocol
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 6, K: 17},      // UDP?
+		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 6},                      // A = flags+fragment offset
 		{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 4, Jf: 0, K: 0x1fff}, // a fragment? drop
-		{Code: unix.BPF_LDX | unix.BPF_B | unix.BPF_MSH, K: 0},                  // X = IP header length
-		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_IND, K: 2},                   // A = UDP destination port
+		{Code: unix.BPF_LDX | unix.BPF_B | unix.BPF_MSH, K: 0},                     // X = IP header length
+		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_IND, K: 2},                      // A = UDP destination port
 		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: uint32(port)},
 		{Code: unix.BPF_RET | unix.BPF_K, K: 0xffff}, // accept
 		{Code: unix.BPF_RET | unix.BPF_K, K: 0},      // drop
@@ -115,7 +116,7 @@ func listenUDP(iface string, port uint16, discard bool) (*net.UDPConn, error) {
 		}
 		return serr
 	}}
-	pc, err := lc.ListenPacket(nil, "udp4", fmt.Sprintf("0.0.0.0:%d", port))
+	pc, err := lc.ListenPacket(context.Background(), "udp4", fmt.Sprintf("0.0.0.0:%d", port))
 	if err != nil {
 		return nil, fmt.Errorf("netio: UDP socket on %s port %d: %w", iface, port, err)
 	}
