@@ -287,20 +287,23 @@ func (s *Store) Page(from netip.Addr, limit int) []*Lease {
 	return out
 }
 
-// Expired returns up to limit leases in the default state whose lifetime
-// ended at or before now, oldest expiry first (limit <= 0: all). Declined
-// leases whose probation ended are included: reclamation deletes them.
+// Expired returns up to limit leases awaiting reclamation, oldest expiry
+// first (limit <= 0: all): every lease not yet reclaimed (state 2) whose
+// lifetime ended at or before now. Declined leases whose probation ended
+// are included (reclamation deletes them), and so are Kea 3.x released
+// leases (state 3, valid lifetime 0), which Kea reclaims like the others.
 func (s *Store) Expired(now time.Time, limit int) []*Lease {
 	return s.byExpiry(limit, func(l *Lease) bool {
-		return (l.State == StateDefault || l.State == StateDeclined) && !now.Before(l.Expire())
+		return l.State != StateReclaimed && !now.Before(l.Expire())
 	})
 }
 
-// ReclaimedBefore returns up to limit reclaimed or released leases that
-// expired before t, oldest first: the flush job removes them.
+// ReclaimedBefore returns up to limit reclaimed (state 2) leases that
+// expired before t, oldest first: the flush job removes them. Released
+// leases are not included; they are reclaimed first, as in Kea.
 func (s *Store) ReclaimedBefore(t time.Time, limit int) []*Lease {
 	return s.byExpiry(limit, func(l *Lease) bool {
-		return (l.State == StateReclaimed || l.State == StateReleased) && l.Expire().Before(t)
+		return l.State == StateReclaimed && l.Expire().Before(t)
 	})
 }
 
