@@ -27,7 +27,7 @@ var Columns = []string{"address", "hwaddr", "client_id", "valid_lifetime", "expi
 // that stop anywhere from hostname on and fills the rest with defaults.
 const minColumns = 9
 
-// Header is the header line twinleaf writes.
+// Header is the header line Kea 3.x writes, and twinleaf by default.
 var Header = strings.Join(Columns, ",") + "\n"
 
 // ErrRow describes one unusable row; loading skips it.
@@ -35,12 +35,12 @@ var ErrRow = errors.New("bad lease row")
 
 // schema is the column layout of one file, from its header.
 type schema struct {
-	cols int // columns per row as the header declares them
+	cols int // columns the header declares
 }
 
 // parseHeader checks a header line as Kea does: the names must match the
-// schema in order, at least up to hostname; more columns than we know are
-// allowed (a newer Kea) and dropped.
+// schema in order, at least up to hostname. Fewer columns than the schema
+// (an older Kea's file) are upgraded, more (a newer Kea's) downgraded.
 func parseHeader(line string) (schema, error) {
 	names := strings.Split(strings.TrimRight(line, "\r"), ",")
 	if len(names) < minColumns {
@@ -57,12 +57,26 @@ func parseHeader(line string) (schema, error) {
 	return schema{cols: len(names)}, nil
 }
 
+// rowWidthOK is Kea's row-length rule: exact when the header matches the
+// schema; when upgrading, anything from hostname up to the full schema;
+// when downgrading, anything from the schema up to the header's width.
+func (s schema) rowWidthOK(n int) bool {
+	switch {
+	case s.cols == len(Columns):
+		return n == len(Columns)
+	case s.cols < len(Columns):
+		return n >= minColumns && n <= len(Columns)
+	default:
+		return n >= len(Columns) && n <= s.cols
+	}
+}
+
 // parseRow reads one data row into a lease. A row with valid_lifetime 0
 // is a deletion (Kea also writes released leases that way); the caller
 // sees it as a lease with ValidLft 0.
 func (s schema) parseRow(line string) (*lease.Lease, error) {
 	f := strings.Split(strings.TrimRight(line, "\r"), ",")
-	if len(f) != s.cols {
+	if !s.rowWidthOK(len(f)) {
 		return nil, fmt.Errorf("%w: %d columns, the header has %d", ErrRow, len(f), s.cols)
 	}
 	col := func(i int) string {
@@ -160,8 +174,35 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("%q is not 0 or 1", s)
 }
 
+// Format is the lease file layout a journal writes.
+type Format int
+
+const (
+	// Kea3 is the 12-column layout of Kea 2.4 and all of 3.x.
+	Kea3 Format = iota
+	// Kea22 is Kea 2.2's 11-column layout, without pool_id, for a file
+	// that Kea 2.2 may read again.
+	Kea22
+)
+
+// columns is how many columns f writes.
+func (f Format) columns() int {
+	if f == Kea22 {
+		return 11
+	}
+	return len(Columns)
+}
+
+// header is the header line f writes.
+func (f Format) header() string {
+	return strings.Join(Columns[:f.columns()], ",") + "\n"
+}
+
 // FormatRow renders a lease as the row Kea 3.x writes, newline included.
-func FormatRow(l *lease.Lease) string {
+func FormatRow(l *lease.Lease) string { return Kea3.row(l) }
+
+// row renders a lease in layout f, newline included.
+func (f Format) row(l *lease.Lease) string {
 	var b strings.Builder
 	b.WriteString(l.Addr.String())
 	b.WriteByte(',')
@@ -186,8 +227,10 @@ func FormatRow(l *lease.Lease) string {
 	if l.UserContext != nil {
 		b.WriteString(Escape(KeaJSON(l.UserContext)))
 	}
-	b.WriteByte(',')
-	b.WriteString(strconv.FormatUint(uint64(l.PoolID), 10))
+	if f != Kea22 {
+		b.WriteByte(',')
+		b.WriteString(strconv.FormatUint(uint64(l.PoolID), 10))
+	}
 	b.WriteByte('\n')
 	return b.String()
 }

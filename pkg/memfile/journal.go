@@ -1,16 +1,38 @@
 package memfile
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/twinleaf/twinleaf/pkg/lease"
 )
+
+// Options configure a Journal; they mirror Kea's lease-database map.
+type Options struct {
+	// Path is the lease file (Kea's "name"). Kea's rotated files live
+	// beside it as Path.1, Path.2, Path.output and Path.completed.
+	Path string
+	// Persist false keeps leases in memory only: no file is read or
+	// written, as with Kea's `persist: false`.
+	Persist bool
+	// Format is the layout new rows are written in (Kea3 by default).
+	Format Format
+	// MaxRowErrors > 0 fails loading after that many unusable rows.
+	MaxRowErrors int
+
+	// step, when set, is called after each step of Cleanup with the
+	// step's name; an error stops Cleanup there, as a crash would.
+	step func(name string) error
+}
 
 // Journal appends lease changes to the lease file and makes them durable.
 //
@@ -20,51 +42,114 @@ import (
 // then, including rows that arrived while it worked, so under load one
 // fdatasync covers many workers' leases.
 type Journal struct {
-	path string
-	f    *os.File // nil when persist is false
-	size int64    // bytes of complete rows in the file; only the flush leader touches it
+	opts Options
 
-	mu       sync.Mutex
+	fileMu sync.Mutex // guards f and size: the flush leader and Cleanup's rotation
+	f      *os.File   // nil when persist is false
+	size   int64      // bytes of complete rows in f
+
+	mu       sync.Mutex // guards the queue below
 	queue    []byte
 	waiters  []chan error
 	flushing bool
+
+	lfcMu sync.Mutex // one Cleanup at a time
 }
 
-// Open opens (creating it if needed) the lease file at path for
-// appending. A file whose last line was cut short by a crash is truncated
-// to its last complete row first, so new rows never join a partial one;
-// that row was never acknowledged. persist false gives a journal that
-// keeps nothing, for `persist: false`.
-func Open(path string, persist bool) (*Journal, error) {
-	j := &Journal{path: path}
-	if !persist {
+// Open opens (creating it if needed) the lease file for appending. A file
+// whose last line was cut short by a crash is truncated to its last
+// complete row first, so new rows never join a partial one; that row was
+// never acknowledged. A file whose header has another width than
+// opts.Format writes is rotated away by a Cleanup at once, as Kea runs LFC
+// after loading a file that needed converting, so a header never sits over
+// rows of another width. Call Load before the first Commit.
+func Open(opts Options) (*Journal, error) {
+	j := &Journal{opts: opts}
+	if !opts.Persist {
 		return j, nil
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err := checkLFCPid(opts.Path + ".pid"); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(opts.Path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("memfile: opening lease file: %w", err)
 	}
-	end, err := completeLength(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("memfile: %s: %w", path, err)
-	}
-	if err := f.Truncate(end); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("memfile: %s: repairing a cut-short last row: %w", path, err)
-	}
-	if _, err := f.Seek(end, io.SeekStart); err != nil {
+	if err := j.attach(f); err != nil {
 		f.Close()
 		return nil, err
 	}
-	j.f, j.size = f, end
-	if end == 0 {
-		if err := j.write([]byte(Header)); err != nil {
+	cols, err := headerWidth(opts.Path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if cols != opts.Format.columns() {
+		if err := j.Cleanup(); err != nil {
 			f.Close()
-			return nil, err
+			return nil, fmt.Errorf("memfile: %s has %d columns, converting it to %d: %w", opts.Path, cols, opts.Format.columns(), err)
 		}
 	}
 	return j, nil
+}
+
+// attach makes f the file rows are appended to: a partial last row is cut
+// off, and an empty file gets the header.
+func (j *Journal) attach(f *os.File) error {
+	end, err := completeLength(f)
+	if err != nil {
+		return fmt.Errorf("memfile: %s: %w", f.Name(), err)
+	}
+	if err := f.Truncate(end); err != nil {
+		return fmt.Errorf("memfile: %s: repairing a cut-short last row: %w", f.Name(), err)
+	}
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
+		return fmt.Errorf("memfile: %s: %w", f.Name(), err)
+	}
+	j.f, j.size = f, end
+	if end == 0 {
+		if err := j.write([]byte(j.opts.Format.header())); err != nil {
+			return err
+		}
+		return syncDir(f.Name())
+	}
+	return nil
+}
+
+// headerWidth is the number of columns in the header of the file at path,
+// which must be a valid Kea lease4 header.
+func headerWidth(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("memfile: %w", err)
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("memfile: reading the header of %s: %w", path, err)
+	}
+	sch, err := parseHeader(strings.TrimSuffix(line, "\n"))
+	if err != nil {
+		return 0, fmt.Errorf("memfile: %s: %v; this is not a Kea lease4 file: fix or move it", path, err)
+	}
+	return sch.cols, nil
+}
+
+// checkLFCPid refuses to start while Kea's kea-lfc still compacts these
+// files, as Kea does: its pid file names a live process.
+func checkLFCPid(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil // no kea-lfc ran, or its pid file is unreadable: nothing to wait for
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return nil
+	}
+	if err := unix.Kill(pid, 0); err == nil || errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("memfile: %s: kea-lfc (pid %d) is still compacting the lease files; wait for it to finish and start again", path, pid)
+	}
+	return nil
 }
 
 // completeLength is the size of the file up to and including its last
@@ -93,7 +178,16 @@ func completeLength(f *os.File) (int64, error) {
 }
 
 // Path is the lease file.
-func (j *Journal) Path() string { return j.path }
+func (j *Journal) Path() string { return j.opts.Path }
+
+// Load reads the lease files into store as Kea does at start-up (see
+// LoadReport). With persist false it loads nothing.
+func (j *Journal) Load(store *lease.Store) (LoadReport, error) {
+	if !j.opts.Persist {
+		return LoadReport{}, nil
+	}
+	return load(j.opts.Path, store, j.opts.MaxRowErrors)
+}
 
 // Commit appends one row per change, as Kea writes them, and returns once
 // they are durable. A deletion is written as Kea writes it: a copy of the
@@ -104,7 +198,7 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 	}
 	var rows []byte
 	for _, c := range changes {
-		rows = append(rows, rowFor(c)...)
+		rows = append(rows, j.rowFor(c)...)
 	}
 	done := make(chan error, 1)
 	j.mu.Lock()
@@ -119,7 +213,9 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 		batch, waiters := j.queue, j.waiters
 		j.queue, j.waiters = nil, nil
 		j.mu.Unlock()
+		j.fileMu.Lock()
 		err := j.write(batch)
+		j.fileMu.Unlock()
 		for _, w := range waiters {
 			w <- err
 		}
@@ -130,22 +226,23 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 	return <-done
 }
 
-func rowFor(c lease.Change) string {
+func (j *Journal) rowFor(c lease.Change) string {
 	if c.New != nil {
-		return FormatRow(c.New)
+		return j.opts.Format.row(c.New)
 	}
 	del := *c.Old
 	del.ValidLft = 0
-	return FormatRow(&del)
+	return j.opts.Format.row(&del)
 }
 
-// write appends b and syncs it. On failure (a full disk) the file is cut
-// back to its last complete row, so later rows never follow a partial one.
+// write appends b and syncs it; the caller holds fileMu (or owns j
+// exclusively). On failure (a full disk) the file is cut back to its last
+// complete row, so later rows never follow a partial one.
 func (j *Journal) write(b []byte) error {
 	if _, err := j.f.Write(b); err != nil {
 		j.f.Truncate(j.size)
 		j.f.Seek(j.size, io.SeekStart)
-		return fmt.Errorf("memfile: appending to %s: %w", j.path, err)
+		return fmt.Errorf("memfile: appending to %s: %w", j.f.Name(), err)
 	}
 	if err := datasync(j.f); err != nil {
 		return err
@@ -161,10 +258,25 @@ func datasync(f *os.File) error {
 	return nil
 }
 
+// syncDir makes renames and creations in path's directory durable.
+func syncDir(path string) error {
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("memfile: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("memfile: flushing directory %s: %w", d.Name(), err)
+	}
+	return nil
+}
+
 // Close closes the lease file.
 func (j *Journal) Close() error {
 	if j.f == nil {
 		return nil
 	}
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
 	return j.f.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/twinleaf/twinleaf/pkg/lease"
 )
@@ -20,13 +21,14 @@ type RowError struct {
 
 func (e RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
 
-// LoadReport says what loading found.
+// LoadReport says what loading found, for the start-up log.
 type LoadReport struct {
-	Files     []string   // files read, in order
-	Rows      int        // data rows applied
-	Leases    int        // leases in the store afterwards
-	Skipped   []RowError // unusable rows, skipped
-	Truncated []string   // files whose last line was cut short (a crash mid-write)
+	Files     []string      // files read, in order
+	Rows      int           // data rows applied
+	Leases    int           // leases in the store afterwards
+	Skipped   []RowError    // unusable rows, skipped, with their file and line
+	Truncated []string      // files whose last line was cut short (a crash mid-write) and dropped
+	Took      time.Duration // how long loading took
 }
 
 // sources lists the files Kea reads at start-up, in order: after an
@@ -39,9 +41,10 @@ func sources(name string) []string {
 	return []string{name + ".2", name + ".1", name}
 }
 
-// Load reads every lease file of name into store, later rows winning, as
+// load reads every lease file of name into store, later rows winning, as
 // Kea does. maxRowErrors > 0 aborts the load after that many bad rows.
-func Load(name string, store *lease.Store, maxRowErrors int) (LoadReport, error) {
+func load(name string, store *lease.Store, maxRowErrors int) (LoadReport, error) {
+	start := time.Now()
 	var rep LoadReport
 	for _, path := range sources(name) {
 		f, err := os.Open(path)
@@ -59,6 +62,7 @@ func Load(name string, store *lease.Store, maxRowErrors int) (LoadReport, error)
 		}
 	}
 	rep.Leases = store.Len()
+	rep.Took = time.Since(start)
 	return rep, nil
 }
 

@@ -18,7 +18,7 @@ func TestLoadKea22File(t *testing.T) {
 	// testdata/kea22.csv was written by Kea 2.2.0 from Debian here, serving
 	// perfdhcp (11 columns, no pool_id).
 	s := lease.NewStore()
-	rep, err := Load("testdata/kea22.csv", s, 0)
+	rep, err := load("testdata/kea22.csv", s, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestLoadKea3File(t *testing.T) {
 	// user context, a declined lease, a delete, a reclaimed lease and a
 	// released one (valid 0, state 3, which reads back as a delete).
 	s := lease.NewStore()
-	rep, err := Load("testdata/kea3.csv", s, 0)
+	rep, err := load("testdata/kea3.csv", s, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +118,11 @@ func TestMaxRowErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "l.csv")
 	content := Header + "bad\nbad\n192.0.2.1,01:02,,100,200,1,0,0,,0,,0\n"
 	os.WriteFile(path, []byte(content), 0o644)
-	if _, err := Load(path, lease.NewStore(), 1); err == nil {
+	if _, err := load(path, lease.NewStore(), 1); err == nil {
 		t.Error("2 bad rows with max-row-errors 1 loaded")
 	}
 	s := lease.NewStore()
-	rep, err := Load(path, s, 0)
+	rep, err := load(path, s, 0)
 	if err != nil || len(rep.Skipped) != 2 || s.Len() != 1 || rep.Skipped[0].Line != 2 {
 		t.Errorf("unlimited: %v %+v", err, rep)
 	}
@@ -140,7 +140,7 @@ func mkLease(i int) *lease.Lease {
 func TestCutAtEveryOffset(t *testing.T) {
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full.csv")
-	j, err := Open(full, true)
+	j, err := Open(Options{Path: full, Persist: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestCutAtEveryOffset(t *testing.T) {
 		os.WriteFile(path, data[:cut], 0o644)
 		complete := strings.Count(string(data[:cut]), "\n") - 1 // minus the header
 		s := lease.NewStore()
-		rep, err := Load(path, s, 0)
+		rep, err := load(path, s, 0)
 		if err != nil {
 			t.Fatalf("cut at %d: %v", cut, err)
 		}
@@ -167,7 +167,7 @@ func TestCutAtEveryOffset(t *testing.T) {
 		if truncated := data[cut-1] != '\n'; truncated != (len(rep.Truncated) == 1) {
 			t.Fatalf("cut at %d: truncated report %v", cut, rep.Truncated)
 		}
-		j, err := Open(path, true)
+		j, err := Open(Options{Path: path, Persist: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestCutAtEveryOffset(t *testing.T) {
 		}
 		j.Close()
 		s = lease.NewStore()
-		if rep, err := Load(path, s, 0); err != nil || len(rep.Skipped) != 0 || s.Len() != complete+1 {
+		if rep, err := load(path, s, 0); err != nil || len(rep.Skipped) != 0 || s.Len() != complete+1 {
 			t.Fatalf("cut at %d, appended after repair: %d leases, skipped %v, err %v", cut, s.Len(), rep.Skipped, err)
 		}
 	}
@@ -184,7 +184,7 @@ func TestCutAtEveryOffset(t *testing.T) {
 
 func TestConcurrentCommits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "l.csv")
-	j, err := Open(path, true)
+	j, err := Open(Options{Path: path, Persist: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestConcurrentCommits(t *testing.T) {
 	}
 	j.Close()
 	s := lease.NewStore()
-	rep, err := Load(path, s, 0)
+	rep, err := load(path, s, 0)
 	if err != nil || len(rep.Skipped) != 0 || s.Len() != 799 {
 		t.Fatalf("after 800 commits and a delete: %d leases, %+v, %v", s.Len(), rep, err)
 	}
@@ -217,7 +217,7 @@ func TestConcurrentCommits(t *testing.T) {
 
 func TestPersistFalse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "never.csv")
-	j, err := Open(path, false)
+	j, err := Open(Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func FuzzLoad(f *testing.F) {
 func BenchmarkCommit(b *testing.B) {
 	for _, par := range []int{1, 8} {
 		b.Run(fmt.Sprintf("committers=%d", par), func(b *testing.B) {
-			j, err := Open(filepath.Join(b.TempDir(), "l.csv"), true)
+			j, err := Open(Options{Path: filepath.Join(b.TempDir(), "l.csv"), Persist: true})
 			if err != nil {
 				b.Fatal(err)
 			}
