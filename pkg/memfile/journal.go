@@ -193,7 +193,7 @@ func (j *Journal) Load(store *lease.Store) (LoadReport, error) {
 // they are durable. A deletion is written as Kea writes it: a copy of the
 // stored lease with valid lifetime 0.
 func (j *Journal) Commit(changes ...lease.Change) error {
-	if j.f == nil || len(changes) == 0 {
+	if !j.opts.Persist || len(changes) == 0 {
 		return nil
 	}
 	var rows []byte
@@ -273,7 +273,7 @@ func syncDir(path string) error {
 
 // Close closes the lease file.
 func (j *Journal) Close() error {
-	if j.f == nil {
+	if !j.opts.Persist {
 		return nil
 	}
 	j.fileMu.Lock()

@@ -20,7 +20,7 @@ import (
 // after a crash first finishes what the interrupted one left behind.
 // Commits continue during Cleanup; only the rotation holds them briefly.
 func (j *Journal) Cleanup() error {
-	if j.f == nil {
+	if !j.opts.Persist {
 		return nil
 	}
 	j.lfcMu.Lock()
