@@ -338,3 +338,30 @@ func TestOpenRejectsForeignFile(t *testing.T) {
 		t.Errorf("opened a file that is not a lease4 file: %v", err)
 	}
 }
+
+// TestCleanupMatchesKeaLFC compares our compaction with Kea's:
+// testdata/lfc-input.csv was written by this package (Kea 3 layout: adds
+// with escaped hostname and user context, then a delete), and
+// testdata/lfc-kea22-output.csv is what Kea 2.2.0's kea-lfc made of it.
+// In the 2.2 layout our Cleanup must produce the same bytes.
+func TestCleanupMatchesKeaLFC(t *testing.T) {
+	in, err := os.ReadFile("testdata/lfc-input.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/lfc-kea22-output.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "l.csv")
+	os.WriteFile(path, in, 0o644)
+	j, err := Open(Options{Path: path, Persist: true, Format: Kea22}) // converts: a Cleanup runs
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	got, _ := os.ReadFile(path + ".2")
+	if string(got) != string(want) {
+		t.Errorf("our cleanup wrote\n%s\nKea 2.2's kea-lfc wrote\n%s", got, want)
+	}
+}

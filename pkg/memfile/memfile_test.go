@@ -229,12 +229,14 @@ func TestPersistFalse(t *testing.T) {
 	}
 }
 
-func FuzzLoad(f *testing.F) {
-	for _, p := range []string{"testdata/kea22.csv", "testdata/kea3.csv"} {
+func FuzzReadCSV(f *testing.F) {
+	for _, p := range []string{"testdata/kea22.csv", "testdata/kea3.csv", "testdata/lfc-input.csv", "testdata/lfc-kea22-output.csv"} {
 		b, _ := os.ReadFile(p)
 		f.Add(b)
 	}
 	f.Add([]byte(Header + "192.0.2.1,01,,1,1,1,0,0,&#x,0,,0\n"))
+	f.Add([]byte("address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname\n192.0.2.1,1:2,,9,9,1,0,0,x\n"))
+	f.Add([]byte(Header + "192.0.2.1,01:02,,100,2"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := lease.NewStore()
 		var rep LoadReport
