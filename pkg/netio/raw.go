@@ -10,33 +10,82 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// RawConn is Kea's "raw" socket type on Linux: an AF_PACKET socket that
-// hears broadcast queries from clients with no address, plus a UDP socket
-// on the server port that keeps the kernel from answering those queries
-// with ICMP port-unreachable and sends replies to addresses the kernel can
-// route (relays, clients renewing from their own address).
+// RawConn is Kea's "raw" socket type on Linux, two sockets on one
+// interface:
+//
+//   - an AF_PACKET SOCK_DGRAM socket with a BPF filter, which hears
+//     queries from clients that have no address yet, tells us the frame's
+//     source MAC, and sends replies the kernel could not route: broadcasts
+//     and unicasts to an address the client has not configured yet
+//     (the kernel builds the Ethernet header from the MAC we name; we
+//     build IPv4 and UDP);
+//   - a UDP socket bound to 0.0.0.0:port on the interface, which keeps the
+//     kernel from answering queries with ICMP port-unreachable and sends
+//     replies to addresses that answer ARP: relays (giaddr) and clients
+//     renewing from ciaddr. It discards what it receives.
+//
+// Reads are not allocation-free with github.com/mdlayher/packet (its
+// ReadFrom returns a fresh address per frame), hence x/sys/unix here.
 type RawConn struct {
-	iface   *net.Interface
-	ports   Ports
-	addrs   atomic.Pointer[[]netip.Prefix]
-	pkt     *os.File // AF_PACKET, SOCK_DGRAM, non-blocking, in Go's poller
-	pktRaw  syscall.RawConn
-	udp     *net.UDPConn
+	iface *net.Interface
+	ports Ports
+	addrs atomic.Pointer[[]netip.Prefix]
+	pkt   *os.File // the packet socket, non-blocking, in Go's poller
+	pktRC syscall.RawConn
+	udp   *net.UDPConn
+
+	// One Read at a time; the fields below are its state, kept here so
+	// that the poller callback is a method value made once, not a
+	// closure allocated per packet.
+	readMu sync.Mutex
+	recv   func(fd uintptr) bool
+	rbuf   []byte
+	rn     int
+	rerr   unix.Errno
+	rsa    unix.RawSockaddrLinklayer
+	rsalen uint32
+
 	sendMu  sync.Mutex
 	sendBuf []byte
 }
 
-// ListenRaw opens the sockets on iface serving addrs.
+// ListenRaw opens the sockets on iface serving addrs; ports.Server is the
+// port queries arrive on and replies leave from.
 func ListenRaw(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*RawConn, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+	f, err := listenPacket(iface, ports.Server)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("netio: raw socket on %s: %w", iface.Name, err)
+	}
+	udp, err := listenUDP(iface.Name, ports.Server, true)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRC: rc, udp: udp, sendBuf: make([]byte, 1600)}
+	c.recv = c.recvOnce
+	c.SetAddrs(addrs)
+	return c, nil
+}
+
+// listenPacket opens the filtered packet socket. It is created listening
+// to no protocol and bound to ETH_P_IP on iface only once the filter is
+// in place, so no unfiltered frame from any interface is ever queued.
+func listenPacket(iface *net.Interface, port uint16) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("netio: raw socket on %s: %w (needs CAP_NET_RAW)", iface.Name, err)
 	}
-	if err := attachFilter(fd, ports.Server); err != nil {
+	if err := attachFilter(fd, serverFilter(port)); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netio: filter on %s: %w", iface.Name, err)
 	}
@@ -44,74 +93,35 @@ func ListenRaw(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*RawCon
 		unix.Close(fd)
 		return nil, fmt.Errorf("netio: binding raw socket to %s: %w", iface.Name, err)
 	}
-	f := os.NewFile(uintptr(fd), "packet:"+iface.Name)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	udp, err := listenUDP(iface.Name, ports.Server, true)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRaw: rc, udp: udp, sendBuf: make([]byte, 1600)}
-	c.SetAddrs(addrs)
-	return c, nil
+	return os.NewFile(uintptr(fd), "packet:"+iface.Name), nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// attachFilter installs a classic BPF program that keeps only unfragmented
-// IPv4 UDP datagrams to the server port; the packet starts at the IPv4
-// header on a SOCK_DGRAM packet socket.
-func attachFilter(fd int, port uint16) error {
-	prog := []unix.SockFilter{
-		{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 9},                      // A = ip protocol
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 6, K: 17},      // UDP?
-		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 6},                      // A = flags+fragment offset
-		{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 4, Jf: 0, K: 0x1fff}, // a fragment? drop
-		{Code: unix.BPF_LDX | unix.BPF_B | unix.BPF_MSH, K: 0},                     // X = IP header length
-		{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_IND, K: 2},                      // A = UDP destination port
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: uint32(port)},
-		{Code: unix.BPF_RET | unix.BPF_K, K: 0xffff}, // accept
-		{Code: unix.BPF_RET | unix.BPF_K, K: 0},      // drop
-	}
-	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
-		&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
-}
-
-// dropAll is a filter that discards every datagram: the UDP socket of a
-// raw conn exists for its port binding and for sending, and must not fill
-// its buffer with copies of what the packet socket already reads.
-func dropAll(fd int) error {
-	prog := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
-	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
-		&unix.SockFprog{Len: 1, Filter: &prog[0]})
-}
-
-// listenUDP binds 0.0.0.0:port on one interface, with SO_BROADCAST.
+// listenUDP binds 0.0.0.0:port on one interface (SO_BINDTODEVICE), with
+// SO_BROADCAST and IP_PKTINFO. A discarding socket drops all it receives.
 func listenUDP(iface string, port uint16, discard bool) (*net.UDPConn, error) {
+	setopts := func(fd int) error {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); err != nil {
+			return fmt.Errorf("SO_BINDTODEVICE: %w", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fmt.Errorf("SO_REUSEADDR: %w", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
+			return fmt.Errorf("SO_BROADCAST: %w", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1); err != nil {
+			return fmt.Errorf("IP_PKTINFO: %w", err)
+		}
+		if discard {
+			return attachFilter(fd, dropFilter())
+		}
+		return nil
+	}
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) {
-			if serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); serr != nil {
-				return
-			}
-			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
-				return
-			}
-			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
-				return
-			}
-			if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1); serr != nil {
-				return
-			}
-			if discard {
-				serr = dropAll(int(fd))
-			}
-		})
-		if err != nil {
+		if err := c.Control(func(fd uintptr) { serr = setopts(int(fd)) }); err != nil {
 			return err
 		}
 		return serr
@@ -133,80 +143,92 @@ func (c *RawConn) SetAddrs(addrs []netip.Prefix) {
 	c.addrs.Store(&a)
 }
 
-// Read waits for the next query.
+// Addrs is the interface addresses the conn serves; callers must not
+// modify the slice.
+func (c *RawConn) Addrs() []netip.Prefix { return *c.addrs.Load() }
+
+// recvOnce is the poller callback: one recvfrom into c.rbuf, straight
+// through the system call so that no Sockaddr is allocated.
+func (c *RawConn) recvOnce(fd uintptr) bool {
+	c.rsalen = uint32(unsafe.Sizeof(c.rsa))
+	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd,
+		uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)), 0,
+		uintptr(unsafe.Pointer(&c.rsa)), uintptr(unsafe.Pointer(&c.rsalen)))
+	c.rn, c.rerr = int(n), e
+	return e != unix.EAGAIN
+}
+
+// Read waits for the next query and fills p; p.Buf is reused and the
+// DHCP payload moved to its front. It does not allocate once p.SrcMAC has
+// room for a MAC.
 func (c *RawConn) Read(p *Packet) error {
+	if len(p.Buf) == 0 {
+		return errors.New("netio: Read needs a buffer")
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	c.rbuf = p.Buf
+	defer func() { c.rbuf = nil }()
 	for {
-		var n int
-		var from unix.Sockaddr
-		var rerr error
-		err := c.pktRaw.Read(func(fd uintptr) bool {
-			n, from, rerr = unix.Recvfrom(int(fd), p.Buf, 0)
-			return rerr != unix.EAGAIN
-		})
-		if err != nil {
+		if err := c.pktRC.Read(c.recv); err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return net.ErrClosed
 			}
-			return err
+			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
 		}
-		if rerr != nil {
-			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, rerr)
+		if c.rerr != 0 {
+			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, c.rerr)
 		}
-		ll, ok := from.(*unix.SockaddrLinklayer)
-		if !ok || ll.Pkttype == unix.PACKET_OUTGOING {
-			continue
+		if c.rsa.Pkttype == unix.PACKET_OUTGOING {
+			continue // our own replies, looped back to packet sockets
 		}
-		payload, src, dst, err := parseDatagram(p.Buf[:n], c.ports.Server)
+		payload, src, dst, err := parseDatagram(p.Buf[:c.rn], c.ports.Server)
 		if err != nil {
-			continue // the filter keeps these out; a short read is dropped
+			continue // the filter keeps most of these out; a truncated read is dropped
 		}
-		// Move the DHCP payload to the front of the caller's buffer.
 		p.N = copy(p.Buf, payload)
 		p.Iface, p.IfIndex = c.iface.Name, c.iface.Index
 		p.IfaceAddrs = *c.addrs.Load()
 		p.Src, p.Dst = src, dst.Addr()
-		p.SrcMAC = append(p.SrcMAC[:0], ll.Addr[:ll.Halen]...)
+		halen := min(int(c.rsa.Halen), len(c.rsa.Addr))
+		p.SrcMAC = append(p.SrcMAC[:0], c.rsa.Addr[:halen]...)
 		return nil
 	}
 }
 
-// Send transmits r: raw to a MAC address when the client has no address
-// yet or the reply is broadcast, through the UDP socket otherwise.
+// Send transmits r. Broadcasts and replies to an address the client does
+// not have yet (ToClient) go out of the packet socket as a frame to r.Dst
+// at DstMAC (ff:ff:ff:ff:ff:ff for a broadcast), from the interface
+// address and the server port. Anything else goes through the UDP socket, which lets the
+// kernel resolve the next hop.
 func (c *RawConn) Send(r *Reply) error {
-	src := r.Src
-	if !src.IsValid() {
-		if a := *c.addrs.Load(); len(a) > 0 {
-			src = a[0].Addr()
-		} else {
-			src = netip.IPv4Unspecified()
-		}
-	}
+	src := sourceAddr(r.Src, *c.addrs.Load())
 	if !r.Broadcast && !r.ToClient {
-		_, err := c.udp.WriteToUDPAddrPort(r.Payload, r.Dst)
-		if err != nil {
-			return fmt.Errorf("netio: sending to %s on %s: %w", r.Dst, c.iface.Name, err)
-		}
-		return nil
+		return sendUDP(c.udp, c.iface.Name, r.Payload, r.Dst, src)
 	}
-	mac := r.DstMAC
-	dst := r.Dst
+	// The engine's Dst is the IP destination even for a broadcast frame
+	// (a client with a ciaddr that set the broadcast flag gets ciaddr).
+	mac, dst := r.DstMAC, r.Dst
 	if r.Broadcast {
 		mac = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	}
 	if len(mac) != 6 {
 		return fmt.Errorf("netio: no Ethernet destination for %s on %s", dst, c.iface.Name)
 	}
+	if !src.IsValid() {
+		return fmt.Errorf("netio: no IPv4 address on %s to send from", c.iface.Name)
+	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if need := len(r.Payload) + ipv4HeaderLen + udpHeaderLen; need > len(c.sendBuf) {
 		c.sendBuf = make([]byte, need)
 	}
-	frame := buildDatagram(c.sendBuf, netip.AddrPortFrom(src, c.ports.Server), dst, r.Payload)
+	pkt := buildDatagram(c.sendBuf, netip.AddrPortFrom(src, c.ports.Server), dst, r.Payload)
 	to := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: c.iface.Index, Halen: 6}
 	copy(to.Addr[:], mac)
 	var serr error
-	err := c.pktRaw.Write(func(fd uintptr) bool {
-		serr = unix.Sendto(int(fd), frame, 0, to)
+	err := c.pktRC.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), pkt, 0, to)
 		return serr != unix.EAGAIN
 	})
 	if err == nil {
@@ -218,7 +240,35 @@ func (c *RawConn) Send(r *Reply) error {
 	return nil
 }
 
-// Close releases both sockets.
+// sourceAddr is the address a reply leaves from: want if the interface
+// has it, else the interface's first address, else invalid.
+func sourceAddr(want netip.Addr, addrs []netip.Prefix) netip.Addr {
+	for _, p := range addrs {
+		if p.Addr() == want {
+			return want
+		}
+	}
+	if len(addrs) > 0 {
+		return addrs[0].Addr()
+	}
+	return netip.Addr{}
+}
+
+// sendUDP sends payload to dst through c, from src when valid (through
+// IP_PKTINFO, so an interface with several addresses answers from the
+// one the engine chose).
+func sendUDP(c *net.UDPConn, iface string, payload []byte, dst netip.AddrPort, src netip.Addr) error {
+	var oob []byte
+	if src.IsValid() {
+		oob = pktinfoOOB(src)
+	}
+	if _, _, err := c.WriteMsgUDPAddrPort(payload, oob, dst); err != nil {
+		return fmt.Errorf("netio: sending to %s from %s on %s: %w", dst, src, iface, err)
+	}
+	return nil
+}
+
+// Close releases both sockets and wakes a blocked Read.
 func (c *RawConn) Close() error {
 	err := c.pkt.Close()
 	if uerr := c.udp.Close(); err == nil {
