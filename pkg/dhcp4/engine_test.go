@@ -43,7 +43,7 @@ func TestDiscoverOffer(t *testing.T) {
 			t.Errorf("option %d = %v, want %v", code, got, want)
 		}
 	}
-	if len(res.Changes) != 0 || len(h.store.m) != 0 {
+	if _, stored := h.store.Get(yi); len(res.Changes) != 0 || stored {
 		t.Errorf("an OFFER stored a lease: %v", res.Changes)
 	}
 	if res.Dst != netip.AddrPortFrom(yi, 68) || res.Src != srvIP || !bytes.Equal(res.DstMAC, macA) {
@@ -692,14 +692,15 @@ func TestDrops(t *testing.T) {
 // whatever the allocator.
 func TestParallelWorkers(t *testing.T) {
 	for _, kind := range []alloc.Kind{alloc.Iterative, alloc.Random, alloc.FreeList} {
-		t.Run(kind.String(), func(t *testing.T) { parallelWorkers(t, kind) })
+		t.Run(kind.String()+"/test store", func(t *testing.T) { parallelWorkers(t, kind, newMemStore()) })
+		t.Run(kind.String()+"/lease.Store", func(t *testing.T) { parallelWorkers(t, kind, lease.NewStore()) })
 	}
 }
 
-func parallelWorkers(t *testing.T, kind alloc.Kind) {
+func parallelWorkers(t *testing.T, kind alloc.Kind, st Store) {
 	n := testNetwork()
 	n.Subnets[0].Allocator = kind
-	h := newHarness(t, n)
+	h := newHarnessWith(t, n, st)
 	const workers, perWorker = 4, 20
 	var mu sync.Mutex
 	owner := make(map[netip.Addr]string)

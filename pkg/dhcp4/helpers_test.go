@@ -150,14 +150,19 @@ func testNetwork() *Network {
 type harness struct {
 	t     *testing.T
 	e     *Engine
-	store *memStore
+	store Store
 	stats *counters
 	now   time.Time
 }
 
 func newHarness(t *testing.T, n *Network) *harness {
 	t.Helper()
-	h := &harness{t: t, store: newMemStore(), stats: &counters{m: make(map[string]int64)}, now: t0}
+	return newHarnessWith(t, n, lease.NewStore())
+}
+
+func newHarnessWith(t *testing.T, n *Network, st Store) *harness {
+	t.Helper()
+	h := &harness{t: t, store: st, stats: &counters{m: make(map[string]int64)}, now: t0}
 	e, err := NewEngine(n, Deps{Store: h.store, Stats: h.stats, Now: func() time.Time { return h.now }, Rand: rand.NewPCG(1, 2)})
 	if err != nil {
 		t.Fatal(err)
