@@ -3,6 +3,7 @@ package dhcp4
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -69,5 +70,33 @@ func TestNewNetwork(t *testing.T) {
 	}
 	if got := res.Reply.Options[optRouters]; !bytes.Equal(got, ip("192.0.2.1")) {
 		t.Errorf("routers = %v", got)
+	}
+}
+
+// Every configuration shipped in the repository compiles into an engine.
+func TestNewNetworkShippedConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.conf")
+	lab, _ := filepath.Glob("../../configs/lab/*.conf")
+	files = append(files, lab...)
+	if len(files) == 0 {
+		t.Fatal("no configs found under ../../configs")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := config.Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := NewNetwork(&cfg.Dhcp4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := NewEngine(n, Deps{Store: lease.NewStore()}); err != nil {
+				t.Fatal(err)
+			}
+			if len(n.Subnets) == 0 {
+				t.Error("no subnets")
+			}
+		})
 	}
 }
