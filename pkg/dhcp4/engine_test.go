@@ -1048,3 +1048,16 @@ func TestUndo(t *testing.T) {
 		t.Errorf("undo of a new lease left it in the store")
 	}
 }
+
+// A subnet restricted to a class is selected only for clients in it.
+func TestSubnetClientClass(t *testing.T) {
+	n := testNetwork()
+	n.Subnets[0].ClientClasses = []string{"VENDOR_CLASS_phone"}
+	h := newHarness(t, n)
+	if res := h.e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macA))); res.Reply != nil {
+		t.Errorf("client outside the class offered %s", addr4(res.Reply.YourIPAddr))
+	}
+	if res := h.e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macB, withOpt(optVendorClass, []byte("phone"))))); res.Reply == nil {
+		t.Errorf("client in the class not served: %s", res.Reason)
+	}
+}

@@ -294,11 +294,11 @@ func (e *Engine) sane(q *query) (string, bool) {
 // source address or the receiving interface.
 func (e *Engine) selectSubnet(q *query) *Subnet {
 	if a, ok := e.selectAddr(q); ok {
-		return e.subnetFor(a)
+		return e.subnetFor(a, q)
 	}
 	if q.relayed {
 		for _, s := range e.net.Subnets {
-			if s.hasRelay(q.giaddr) {
+			if s.hasRelay(q.giaddr) && supports(s, q) {
 				return s
 			}
 		}
@@ -318,7 +318,7 @@ func (e *Engine) selectSubnet(q *query) *Subnet {
 			if iface == "" && s.Network != nil {
 				iface = s.Network.Interface
 			}
-			if iface == q.req.Iface {
+			if iface == q.req.Iface && supports(s, q) {
 				return s
 			}
 		}
@@ -332,7 +332,7 @@ func (e *Engine) selectSubnet(q *query) *Subnet {
 	if !a.IsValid() || a.IsUnspecified() {
 		return nil
 	}
-	return e.subnetFor(a)
+	return e.subnetFor(a, q)
 }
 
 // selectAddr returns the address named by option 82's link-selection or
@@ -349,13 +349,27 @@ func (e *Engine) selectAddr(q *query) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-func (e *Engine) subnetFor(a netip.Addr) *Subnet {
+func (e *Engine) subnetFor(a netip.Addr, q *query) *Subnet {
 	for _, s := range e.net.Subnets {
-		if s.Prefix.Contains(a) {
+		if s.Prefix.Contains(a) && supports(s, q) {
 			return s
 		}
 	}
 	return nil
+}
+
+// supports reports whether a subnet restricted to client classes takes
+// the client. Only the classes known before subnet selection count: ALL
+// and VENDOR_CLASS_<option 60>, as in Kea.
+func supports(s *Subnet, q *query) bool {
+	if len(s.ClientClasses) == 0 {
+		return true
+	}
+	pre := map[string]bool{"ALL": true}
+	if v := q.p.Options[optVendorClass]; len(v) > 0 {
+		pre["VENDOR_CLASS_"+string(v)] = true
+	}
+	return allowed(s.ClientClasses, pre)
 }
 
 // hostname is the name to record for the client. A client sending a

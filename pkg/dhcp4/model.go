@@ -72,6 +72,9 @@ type Subnet struct {
 	Options []Option
 	// Reservations are the subnet's host reservations.
 	Reservations []*Reservation
+	// ClientClasses restricts the subnet to clients of these classes
+	// (Kea's subnet client-class); empty serves everyone.
+	ClientClasses []string
 
 	Valid Lifetime
 	// T1 and T2 are renew-timer and rebind-timer when configured.

@@ -153,6 +153,9 @@ func subnet(cfg *config.Dhcp4, cs *config.Subnet) (*Subnet, error) {
 		return nil, fmt.Errorf("dhcp4: subnet %d (%s): %w", cs.ID, cs.Prefix, err)
 	}
 	s.Allocator = kind
+	if cs.ClientClass != "" {
+		s.ClientClasses = []string{cs.ClientClass}
+	}
 	for _, cp := range cs.Pools {
 		s.Pools = append(s.Pools, &Pool{
 			First:         cp.First,
