@@ -38,6 +38,9 @@ type RawConn struct {
 	pkt   *os.File // the packet socket, non-blocking, in Go's poller
 	pktRC syscall.RawConn
 	udp   *net.UDPConn
+	// closed tells Read's error after Close apart: the poller reports a
+	// closed *os.File with an error os does not export.
+	closed atomic.Bool
 
 	// One Read at a time; the fields below are its state, kept here so
 	// that the poller callback is a method value made once, not a
@@ -171,7 +174,7 @@ func (c *RawConn) Read(p *Packet) error {
 	defer func() { c.rbuf = nil }()
 	for {
 		if err := c.pktRC.Read(c.recv); err != nil {
-			if errors.Is(err, os.ErrClosed) {
+			if c.closed.Load() || errors.Is(err, os.ErrClosed) {
 				return net.ErrClosed
 			}
 			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
@@ -270,6 +273,7 @@ func sendUDP(c *net.UDPConn, iface string, payload []byte, dst netip.AddrPort, s
 
 // Close releases both sockets and wakes a blocked Read.
 func (c *RawConn) Close() error {
+	c.closed.Store(true)
 	err := c.pkt.Close()
 	if uerr := c.udp.Close(); err == nil {
 		err = uerr

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +28,10 @@ type Spec struct {
 func ParseSpec(s string) (Spec, error) {
 	name, addr, ok := strings.Cut(s, "/")
 	if name == "" {
-		return Spec{}, fmt.Errorf("interface %q: empty name", s)
+		return Spec{}, fmt.Errorf("interface %q: empty name; use a name such as \"eth0\", \"eth0/192.0.2.2\" or \"*\"", s)
+	}
+	if name == "*" && ok {
+		return Spec{}, fmt.Errorf("interface %q: \"*\" takes no address", s)
 	}
 	sp := Spec{Name: name}
 	if ok {
@@ -40,8 +44,40 @@ func ParseSpec(s string) (Spec, error) {
 	return sp, nil
 }
 
-// Opener opens the conn for an interface; ListenRaw and ListenUDP fit.
+// Opener opens the conn for an interface and its addresses; ListenRaw and
+// ListenUDP, given ports, fit.
 type Opener func(iface *net.Interface, addrs []netip.Prefix) (Conn, error)
+
+// Events are the watcher's calls to the daemon, made from Run's goroutine
+// one at a time and without the watcher's lock held; they must not block.
+type Events struct {
+	// Open hands over a newly opened conn: serve it (read it until it
+	// returns net.ErrClosed). An interface whose index changed (deleted
+	// and re-created) gets a new conn.
+	Open func(c Conn)
+	// Change says a served interface's addresses changed; its conn
+	// already reports the new ones.
+	Change func(iface string, addrs []netip.Prefix)
+	// Close says the interface is no longer served; its conn is closed.
+	Close func(iface string)
+}
+
+// WatchConfig says what the watcher serves and how it treats failures to
+// open sockets, after Kea's interfaces-config.
+type WatchConfig struct {
+	Specs  []Spec
+	Open   Opener
+	Events Events
+	Log    hclog.Logger
+	// MaxRetries is service-sockets-max-retries: how many more times a
+	// socket that failed to open is tried, RetryWait apart
+	// (service-sockets-retry-wait-time, 5s if zero).
+	MaxRetries int
+	RetryWait  time.Duration
+	// RequireAll is service-sockets-require-all: Run fails once an
+	// interface's socket still cannot be opened after the retries.
+	RequireAll bool
+}
 
 // addrSetter is implemented by conns that can take new addresses in place.
 type addrSetter interface{ SetAddrs([]netip.Prefix) }
@@ -49,16 +85,18 @@ type addrSetter interface{ SetAddrs([]netip.Prefix) }
 // Watcher keeps one conn open per configured interface that exists, is up
 // and has an IPv4 address, reacting to netlink link and address events:
 // an interface that appears late, comes up or changes address is served
-// without a restart; one that goes away is closed.
+// without a restart; one that goes down or away is closed.
+//
+// Unlike Kea, a configured interface that does not exist is not an error:
+// it is waited for. Only failing to open sockets counts against
+// MaxRetries and RequireAll; a failed interface gets a fresh set of
+// retries when netlink reports it changed.
 type Watcher struct {
-	specs   []Spec
-	open    Opener
-	onOpen  func(Conn)
-	log     hclog.Logger
-	retry   time.Duration
+	cfg     WatchConfig
 	mu      sync.Mutex
 	conns   map[string]*entry
-	missing map[string]string // interface -> why it is not served
+	missing map[string]string   // interface -> why it is not served
+	failed  map[string]*failure // interfaces whose sockets failed to open
 	// addrs is every served address, rebuilt on each scan and read on
 	// the packet path without a lock.
 	addrs atomic.Pointer[[]netip.Addr]
@@ -70,25 +108,34 @@ type entry struct {
 	addrs []netip.Prefix
 }
 
-// NewWatcher returns a watcher for specs. onOpen is called with every conn
-// it opens (the server starts reading it); conns it closes end their
-// reader with net.ErrClosed. retry is how often an interface whose socket
-// failed to open is tried again (service-sockets-retry-wait-time).
-func NewWatcher(specs []Spec, open Opener, onOpen func(Conn), log hclog.Logger, retry time.Duration) *Watcher {
-	if log == nil {
-		log = hclog.NewNullLogger()
+// failure is an interface whose sockets did not open, in the state it
+// was in then: a change of that state earns it a fresh try.
+type failure struct {
+	index    int
+	addrs    []netip.Prefix
+	attempts int
+	err      error
+}
+
+// NewWatcher returns a watcher; Run starts it.
+func NewWatcher(cfg WatchConfig) *Watcher {
+	if cfg.Log == nil {
+		cfg.Log = hclog.NewNullLogger()
 	}
-	if retry <= 0 {
-		retry = 5 * time.Second
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = 5 * time.Second
 	}
-	w := &Watcher{specs: specs, open: open, onOpen: onOpen, log: log, retry: retry,
-		conns: map[string]*entry{}, missing: map[string]string{}}
+	w := &Watcher{cfg: cfg, conns: map[string]*entry{}, missing: map[string]string{}, failed: map[string]*failure{}}
 	w.addrs.Store(&[]netip.Addr{})
 	return w
 }
 
-// Run scans now, then on every link or address change until ctx ends,
-// when it closes every conn.
+// Run subscribes to link and address changes, opens what can be served
+// now, then follows the changes until ctx ends, when it closes every conn
+// and returns nil. With RequireAll it returns an error once a socket
+// cannot be opened after MaxRetries retries, having closed every conn.
+// Netlink sockets and interface sockets are opened in the network
+// namespace of the thread calling Run.
 func (w *Watcher) Run(ctx context.Context) error {
 	links := make(chan netlink.LinkUpdate, 64)
 	addrs := make(chan netlink.AddrUpdate, 64)
@@ -100,23 +147,48 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{}); err != nil {
 		return fmt.Errorf("netio: watching addresses: %w", err)
 	}
-	w.Scan()
-	tick := time.NewTicker(w.retry)
-	defer tick.Stop()
+	retry := time.NewTimer(w.cfg.RetryWait)
+	retry.Stop()
+	defer retry.Stop()
+	retrying := false
+	scan := func(isRetry bool) error {
+		pending, err := w.scan(isRetry)
+		if err != nil {
+			w.closeAll()
+			return err
+		}
+		if pending && !retrying {
+			retry.Reset(w.cfg.RetryWait)
+			retrying = true
+		}
+		return nil
+	}
+	if err := scan(false); err != nil {
+		return err
+	}
 	for {
+		isRetry := false
 		select {
 		case <-ctx.Done():
 			w.closeAll()
 			return nil
-		case <-links:
-		case <-addrs:
-		case <-tick.C:
-			if !w.needsRetry() {
-				continue
+		case _, ok := <-links:
+			if !ok {
+				w.closeAll()
+				return fmt.Errorf("netio: netlink link subscription ended")
 			}
+		case _, ok := <-addrs:
+			if !ok {
+				w.closeAll()
+				return fmt.Errorf("netio: netlink address subscription ended")
+			}
+		case <-retry.C:
+			retrying, isRetry = false, true
 		}
 		drain(links, addrs)
-		w.Scan()
+		if err := scan(isRetry); err != nil {
+			return err
+		}
 	}
 }
 
@@ -132,45 +204,72 @@ func drain(links chan netlink.LinkUpdate, addrs chan netlink.AddrUpdate) {
 	}
 }
 
-func (w *Watcher) needsRetry() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.missing) > 0
-}
-
-// Scan brings the open conns in line with the interfaces as they are now.
-func (w *Watcher) Scan() {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		w.log.Error("DHCP4_IFACE_DETECT_FAIL failed to list interfaces", "error", err)
-		return
-	}
-	want := map[string]Spec{}
-	for _, sp := range w.specs {
-		if sp.Name == "*" {
-			for _, ifc := range ifaces {
-				if ifc.Flags&net.FlagLoopback == 0 {
-					want[ifc.Name] = Spec{Name: ifc.Name}
-				}
-			}
+// wanted maps each configured interface present in ifaces (or named
+// explicitly) to the addresses it is limited to, nil meaning all.
+// Explicit entries override "*".
+func (w *Watcher) wanted(ifaces []net.Interface) map[string][]netip.Addr {
+	want := map[string][]netip.Addr{}
+	for _, sp := range w.cfg.Specs {
+		if sp.Name != "*" {
 			continue
 		}
-		want[sp.Name] = sp
+		for _, ifc := range ifaces {
+			if ifc.Flags&net.FlagLoopback == 0 {
+				want[ifc.Name] = nil
+			}
+		}
 	}
+	explicit := map[string]bool{}
+	for _, sp := range w.cfg.Specs {
+		if sp.Name == "*" {
+			continue
+		}
+		if !explicit[sp.Name] {
+			want[sp.Name] = nil
+			explicit[sp.Name] = true
+		}
+		if sp.Addr.IsValid() {
+			want[sp.Name] = append(want[sp.Name], sp.Addr)
+		}
+	}
+	return want
+}
+
+// event is a call to Events, made once the lock is released.
+type event struct {
+	open   Conn
+	change string
+	close  string
+	addrs  []netip.Prefix
+}
+
+// scan brings the open conns in line with the interfaces as they are now
+// and reports whether a failed socket is due another try. isRetry allows
+// retrying failed sockets whose interface has not changed.
+func (w *Watcher) scan(isRetry bool) (pending bool, err error) {
+	ifaces, lerr := net.Interfaces()
+	if lerr != nil {
+		w.cfg.Log.Error("DHCP4_IFACE_DETECT_FAIL failed to list interfaces", "error", lerr)
+		return false, nil
+	}
+	var events []event
+	defer func() { w.emit(events) }()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer w.snapshot()
+
+	want := w.wanted(ifaces)
 	byName := map[string]net.Interface{}
 	for _, ifc := range ifaces {
 		byName[ifc.Name] = ifc
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	defer w.snapshot()
 	for name, e := range w.conns {
 		if _, ok := want[name]; !ok {
-			w.close(name, e, "no longer configured")
+			events = append(events, w.close(name, e, "no longer configured"))
 		}
 	}
 	w.missing = map[string]string{}
-	for name, sp := range want {
+	for name, only := range want {
 		ifc, ok := byName[name]
 		var addrs []netip.Prefix
 		why := ""
@@ -180,7 +279,7 @@ func (w *Watcher) Scan() {
 		case ifc.Flags&net.FlagUp == 0:
 			why = "is down"
 		default:
-			addrs = v4Addrs(&ifc, sp.Addr)
+			addrs = v4Addrs(&ifc, only)
 			if len(addrs) == 0 {
 				why = "has no usable IPv4 address"
 			}
@@ -188,56 +287,109 @@ func (w *Watcher) Scan() {
 		e := w.conns[name]
 		if why != "" {
 			if e != nil {
-				w.close(name, e, why)
+				events = append(events, w.close(name, e, why))
 			}
+			delete(w.failed, name)
 			w.missing[name] = why
 			continue
 		}
 		if e != nil && e.index == ifc.Index {
-			if !samePrefixes(e.addrs, addrs) {
+			if !slices.Equal(e.addrs, addrs) {
 				if s, ok := e.conn.(addrSetter); ok {
 					s.SetAddrs(addrs)
 					e.addrs = addrs
-					w.log.Info("DHCPSRV_IFACE_ADDRESS_CHANGED serving interface with new addresses", "iface", name, "addrs", addrs)
+					w.cfg.Log.Info("DHCPSRV_IFACE_ADDRESS_CHANGED serving interface with new addresses", "iface", name, "addrs", addrs)
+					events = append(events, event{change: name, addrs: addrs})
+				} else {
+					events = append(events, w.close(name, e, "changed address"))
+					e = nil
 				}
+			}
+			if e != nil {
+				continue
+			}
+		}
+		if e != nil {
+			events = append(events, w.close(name, e, "was replaced"))
+		}
+		f := w.failed[name]
+		if f != nil && f.index == ifc.Index && slices.Equal(f.addrs, addrs) {
+			if !isRetry || f.attempts > w.cfg.MaxRetries {
+				w.missing[name] = f.err.Error()
+				continue
+			}
+		} else {
+			f = &failure{index: ifc.Index, addrs: addrs}
+		}
+		c, oerr := w.cfg.Open(&ifc, addrs)
+		if oerr != nil {
+			f.attempts++
+			f.err = oerr
+			w.failed[name] = f
+			w.missing[name] = oerr.Error()
+			if f.attempts > w.cfg.MaxRetries {
+				w.cfg.Log.Error("DHCPSRV_OPEN_SOCKET_FAIL failed to open socket, giving up", "iface", name, "attempts", f.attempts, "error", oerr)
+				if w.cfg.RequireAll {
+					err = fmt.Errorf("netio: opening sockets on %s failed %d times, last: %w (service-sockets-require-all is true)", name, f.attempts, oerr)
+				}
+			} else {
+				w.cfg.Log.Warn("DHCPSRV_OPEN_SOCKET_FAIL failed to open socket, will retry", "iface", name, "attempts", f.attempts, "retry-wait", w.cfg.RetryWait, "error", oerr)
+				pending = true
 			}
 			continue
 		}
-		if e != nil {
-			w.close(name, e, "was replaced")
-		}
-		c, err := w.open(&ifc, addrs)
-		if err != nil {
-			w.missing[name] = err.Error()
-			w.log.Warn("DHCPSRV_OPEN_SOCKET_FAIL failed to open socket", "iface", name, "error", err)
-			continue
-		}
+		delete(w.failed, name)
 		w.conns[name] = &entry{conn: c, index: ifc.Index, addrs: addrs}
-		w.log.Info("DHCPSRV_IFACE_OPENED serving interface", "iface", name, "addrs", addrs)
-		w.onOpen(c)
+		w.cfg.Log.Info("DHCPSRV_IFACE_OPENED serving interface", "iface", name, "addrs", addrs)
+		events = append(events, event{open: c})
+	}
+	for name := range w.failed {
+		if _, ok := want[name]; !ok {
+			delete(w.failed, name)
+		}
+	}
+	return pending, err
+}
+
+// emit makes the Events calls a scan decided on.
+func (w *Watcher) emit(events []event) {
+	ev := w.cfg.Events
+	for _, e := range events {
+		switch {
+		case e.open != nil && ev.Open != nil:
+			ev.Open(e.open)
+		case e.change != "" && ev.Change != nil:
+			ev.Change(e.change, e.addrs)
+		case e.close != "" && ev.Close != nil:
+			ev.Close(e.close)
+		}
 	}
 }
 
-func (w *Watcher) close(name string, e *entry, why string) {
-	e.conn.Close()
+// close closes a served interface's conn; w.mu is held.
+func (w *Watcher) close(name string, e *entry, why string) event {
+	if err := e.conn.Close(); err != nil {
+		w.cfg.Log.Warn("DHCPSRV_IFACE_CLOSE_FAIL closing sockets", "iface", name, "error", err)
+	}
 	delete(w.conns, name)
-	w.log.Info("DHCPSRV_IFACE_CLOSED stopped serving interface", "iface", name, "reason", why)
+	w.cfg.Log.Info("DHCPSRV_IFACE_CLOSED stopped serving interface", "iface", name, "reason", why)
+	return event{close: name}
 }
 
 func (w *Watcher) closeAll() {
+	var events []event
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	for name, e := range w.conns {
-		w.close(name, e, "shutting down")
+		events = append(events, w.close(name, e, "shutting down"))
 	}
 	w.snapshot()
+	w.mu.Unlock()
+	w.emit(events)
 }
 
-// Close closes every conn; the watcher must not be running.
-func (w *Watcher) Close() { w.closeAll() }
-
-// v4Addrs lists an interface's IPv4 addresses, or only want if given.
-func v4Addrs(ifc *net.Interface, want netip.Addr) []netip.Prefix {
+// v4Addrs lists an interface's IPv4 addresses, sorted, limited to only
+// if it is not empty.
+func v4Addrs(ifc *net.Interface, only []netip.Addr) []netip.Prefix {
 	as, err := ifc.Addrs()
 	if err != nil {
 		return nil
@@ -253,7 +405,7 @@ func v4Addrs(ifc *net.Interface, want netip.Addr) []netip.Prefix {
 			continue
 		}
 		ip = ip.Unmap()
-		if want.IsValid() && ip != want {
+		if len(only) > 0 && !slices.Contains(only, ip) {
 			continue
 		}
 		ones, _ := ipn.Mask.Size()
@@ -261,18 +413,6 @@ func v4Addrs(ifc *net.Interface, want netip.Addr) []netip.Prefix {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
 	return out
-}
-
-func samePrefixes(a, b []netip.Prefix) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // snapshot publishes the served addresses; w.mu is held.
@@ -283,12 +423,24 @@ func (w *Watcher) snapshot() {
 			out = append(out, p.Addr())
 		}
 	}
+	slices.SortFunc(out, netip.Addr.Compare)
 	w.addrs.Store(&out)
 }
 
 // Addrs is every address the open conns serve, for the server-identifier
 // check. It is a shared snapshot: callers must not modify it.
 func (w *Watcher) Addrs() []netip.Addr { return *w.addrs.Load() }
+
+// IfaceAddrs is the addresses a served interface is served with, or nil
+// if it is not served.
+func (w *Watcher) IfaceAddrs(name string) []netip.Prefix {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e := w.conns[name]; e != nil {
+		return slices.Clone(e.addrs)
+	}
+	return nil
+}
 
 // Status lists the interfaces served and those configured but not served,
 // with why, for status-get and sd_notify STATUS=.

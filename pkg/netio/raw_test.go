@@ -1,0 +1,206 @@
+package netio
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// rawLab is a lab with one link, tl0 (10.200.1.1/24) in the server
+// namespace and tl0c in the client namespace, and a RawConn on tl0.
+func rawLab(t testing.TB, ports Ports) (*lab, *RawConn, *station) {
+	l := newLab(t)
+	l.link("tl0", "10.200.1.1/24")
+	ifc := iface(t, l.sns, "tl0")
+	var c *RawConn
+	var err error
+	in(t, l.sns, func() {
+		c, err = ListenRaw(ifc, []netip.Prefix{netip.MustParsePrefix("10.200.1.1/24")}, ports)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return l, c, l.station("tl0c")
+}
+
+// TestRawReadDiscover sends a DHCPDISCOVER-shaped broadcast from a client
+// with no address, after traffic the filter must keep out; the first
+// thing read must be the query, with its frame's metadata.
+func TestRawReadDiscover(t *testing.T) {
+	_, c, st := rawLab(t, DefaultPorts)
+	query := bytes.Repeat([]byte{0xd1}, 300)
+	st.send(broadcastMAC, udpPacket("0.0.0.0:68", "255.255.255.255:53", []byte("dns")))
+	st.send(broadcastMAC, udpPacket("0.0.0.0:67", "255.255.255.255:68", []byte("to the client port")))
+	tcp := udpPacket("0.0.0.0:68", "255.255.255.255:67", []byte("tcp"))
+	tcp[9] = unix.IPPROTO_TCP
+	st.send(broadcastMAC, tcp)
+	st.send(broadcastMAC, udpPacket("0.0.0.0:68", "255.255.255.255:67", query))
+
+	p := Packet{Buf: make([]byte, 1500)}
+	if err := c.Read(&p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p.Buf[:p.N], query) {
+		t.Fatalf("read %d bytes %x..., want the query", p.N, p.Buf[:min(p.N, 8)])
+	}
+	want := Packet{Iface: "tl0", IfIndex: c.iface.Index, Src: netip.MustParseAddrPort("0.0.0.0:68"),
+		Dst: netip.MustParseAddr("255.255.255.255"), SrcMAC: st.ifc.HardwareAddr}
+	if p.Iface != want.Iface || p.IfIndex != want.IfIndex || p.Src != want.Src || p.Dst != want.Dst || !bytes.Equal(p.SrcMAC, want.SrcMAC) {
+		t.Errorf("metadata: iface %s/%d src %s dst %s mac %s; want %s/%d %s %s %s",
+			p.Iface, p.IfIndex, p.Src, p.Dst, p.SrcMAC, want.Iface, want.IfIndex, want.Src, want.Dst, want.SrcMAC)
+	}
+	if len(p.IfaceAddrs) != 1 || p.IfaceAddrs[0] != netip.MustParsePrefix("10.200.1.1/24") {
+		t.Errorf("interface addresses %v", p.IfaceAddrs)
+	}
+}
+
+// TestRawServerPort checks -p: with server port 1067 a query to 67 is
+// ignored and one to 1067 read.
+func TestRawServerPort(t *testing.T) {
+	_, c, st := rawLab(t, Ports{Server: 1067, Client: 1068})
+	st.send(broadcastMAC, udpPacket("0.0.0.0:68", "255.255.255.255:67", []byte("to 67")))
+	st.send(broadcastMAC, udpPacket("0.0.0.0:1068", "255.255.255.255:1067", []byte("to 1067")))
+	p := Packet{Buf: make([]byte, 1500)}
+	if err := c.Read(&p); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(p.Buf[:p.N]); got != "to 1067" || p.Src.Port() != 1068 {
+		t.Errorf("read %q from %s, want \"to 1067\" from port 1068", got, p.Src)
+	}
+}
+
+// checkFrame verifies a captured reply's headers and checksums.
+func checkFrame(t *testing.T, f frame, dstMAC, srcMAC net.HardwareAddr, src, dst string, payload []byte) {
+	t.Helper()
+	if !bytes.Equal(f.dstMAC, dstMAC) || !bytes.Equal(f.srcMAC, srcMAC) {
+		t.Errorf("Ethernet %s -> %s, want %s -> %s", f.srcMAC, f.dstMAC, srcMAC, dstMAC)
+	}
+	if f.src != netip.MustParseAddrPort(src) || f.dst != netip.MustParseAddrPort(dst) {
+		t.Errorf("IP %s -> %s, want %s -> %s", f.src, f.dst, src, dst)
+	}
+	if !bytes.Equal(f.payload, payload) {
+		t.Errorf("payload %q, want %q", f.payload, payload)
+	}
+	if checksum(f.ipHeader, 0) != 0 {
+		t.Errorf("IPv4 header checksum does not verify: %x", f.ipHeader)
+	}
+	var pseudo uint32
+	for i := 12; i < 20; i += 2 {
+		pseudo += uint32(f.ipHeader[i])<<8 | uint32(f.ipHeader[i+1])
+	}
+	pseudo += protoUDP + uint32(len(f.udp))
+	if checksum(f.udp, pseudo) != 0 {
+		t.Errorf("UDP checksum does not verify")
+	}
+}
+
+// TestRawSendToClient sends an OFFER-shaped reply unicast to an address
+// the client does not have: it must reach the client's MAC as a frame to
+// that address.
+func TestRawSendToClient(t *testing.T) {
+	_, c, st := rawLab(t, DefaultPorts)
+	payload := []byte("offer for 10.200.1.77")
+	err := c.Send(&Reply{Payload: payload, Dst: netip.MustParseAddrPort("10.200.1.77:68"),
+		DstMAC: st.ifc.HardwareAddr, ToClient: true, Src: netip.MustParseAddr("10.200.1.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFrame(t, st.recvUDP(68), st.ifc.HardwareAddr, c.iface.HardwareAddr, "10.200.1.1:67", "10.200.1.77:68", payload)
+}
+
+// TestRawSendBroadcast sends a reply to a client that set the broadcast
+// flag: ff:ff:ff:ff:ff:ff and 255.255.255.255.
+func TestRawSendBroadcast(t *testing.T) {
+	_, c, st := rawLab(t, DefaultPorts)
+	payload := []byte("broadcast offer")
+	err := c.Send(&Reply{Payload: payload, Dst: netip.MustParseAddrPort("255.255.255.255:68"), Broadcast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFrame(t, st.recvUDP(68), broadcastMAC, c.iface.HardwareAddr, "10.200.1.1:67", "255.255.255.255:68", payload)
+}
+
+// TestRawSendRouted sends a reply to a client's configured address
+// (ciaddr): it goes through the UDP socket, the kernel resolving the MAC.
+func TestRawSendRouted(t *testing.T) {
+	l, c, _ := rawLab(t, DefaultPorts)
+	l.ip("-n", l.client, "addr", "add", "10.200.1.2/24", "dev", "tl0c")
+	var cc *net.UDPConn
+	var err error
+	in(t, l.cns, func() { cc, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 68}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := c.Send(&Reply{Payload: []byte("ack"), Dst: netip.MustParseAddrPort("10.200.1.2:68")}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	n, from, err := cc.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(buf[:n]) != "ack" || from != netip.MustParseAddrPort("10.200.1.1:67") {
+		t.Errorf("client got %q from %s, want \"ack\" from 10.200.1.1:67", buf[:n], from)
+	}
+}
+
+// TestRawClose checks that Close wakes a blocked Read with net.ErrClosed.
+func TestRawClose(t *testing.T) {
+	_, c, _ := rawLab(t, DefaultPorts)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Read(&Packet{Buf: make([]byte, 1500)}) }()
+	c.Close()
+	if err := recvWithin(t, errc, "return from Read after Close"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Read after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestRawReadAllocs checks that the read path allocates nothing.
+func TestRawReadAllocs(t *testing.T) {
+	_, c, st := rawLab(t, DefaultPorts)
+	const runs = 20
+	pkt := udpPacket("0.0.0.0:68", "255.255.255.255:67", make([]byte, 300))
+	for range runs + 1 {
+		st.send(broadcastMAC, pkt)
+	}
+	p := Packet{Buf: make([]byte, 1500), SrcMAC: make(net.HardwareAddr, 0, 16)}
+	allocs := testing.AllocsPerRun(runs, func() {
+		if err := c.Read(&p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Read allocates %.1f times per packet", allocs)
+	}
+}
+
+// BenchmarkRawRead reads queued DISCOVER-sized frames; queueing them is
+// not timed.
+func BenchmarkRawRead(b *testing.B) {
+	_, c, st := rawLab(b, DefaultPorts)
+	pkt := udpPacket("0.0.0.0:68", "255.255.255.255:67", make([]byte, 300))
+	p := Packet{Buf: make([]byte, 1500), SrcMAC: make(net.HardwareAddr, 0, 16)}
+	const batch = 32 // well inside the default socket buffer
+	b.ReportAllocs()
+	b.StopTimer()
+	for done := 0; done < b.N; {
+		k := min(batch, b.N-done)
+		for range k {
+			st.send(broadcastMAC, pkt)
+		}
+		b.StartTimer()
+		for range k {
+			if err := c.Read(&p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		done += k
+	}
+}
