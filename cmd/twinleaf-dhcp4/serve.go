@@ -1,18 +1,329 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
+	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/memfile"
+	"github.com/twinleaf/twinleaf/pkg/netio"
+	"github.com/twinleaf/twinleaf/pkg/pidfile"
+	"github.com/twinleaf/twinleaf/pkg/server"
 )
 
-// checkConfig and serve land with the configuration parser (issue 2);
-// until then the daemon says so instead of pretending.
+// checkConfig is -t and -T: parse and check the file, print every problem
+// with its position, and exit 0 only when the file is valid. -T also
+// builds the engine's model and reads the TLS files, as a start would.
 func checkConfig(path string, deep bool, stdout, stderr io.Writer) int {
-	fmt.Fprintf(stderr, "twinleaf-dhcp4: %s: configuration checking is not built yet\n", path)
-	return 1
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if deep {
+		if _, err := network(&c.Dhcp4); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			return 1
+		}
+		for _, cs := range c.Dhcp4.ControlSockets {
+			if cs.CertFile != "" {
+				tf := ctrl.TLSFiles{TrustAnchor: cs.TrustAnchor, CertFile: cs.CertFile, KeyFile: cs.KeyFile, CertRequired: cs.CertRequired}
+				if _, err := tf.ServerConfig(); err != nil {
+					fmt.Fprintf(stderr, "%s: control socket %s: %v\n", cs.Pos, cs.Type, err)
+					return 1
+				}
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "%s: configuration is valid\n", path)
+	return 0
+}
+
+// service is the running daemon and what it is made of.
+type service struct {
+	o       options
+	cfg     *config.Config
+	log     hclog.Logger
+	store   *lease.Store
+	journal *memfile.Journal
+	srv     *server.Server
+	watcher *netio.Watcher
+	reg     *ctrl.Registry
+	start   time.Time
+	stop    context.CancelFunc
 }
 
 func serve(o options, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "twinleaf-dhcp4: serving is not built yet")
-	return 1
+	cfg, err := config.Load(o.config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	level := hclog.Info
+	if o.debug {
+		level = hclog.Debug
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "kea-dhcp4", Level: level, Output: stdout,
+		TimeFormat: "2006-01-02 15:04:05.000"})
+	for _, w := range cfg.Warnings {
+		log.Warn("DHCP4_CONFIG_WARNING " + w.String())
+	}
+	pf, err := pidfile.Acquire(pidfile.Path(o.config, os.Getenv("KEA_PIDFILE_DIR")))
+	if err != nil {
+		log.Error("DHCP4_ALREADY_RUNNING", "error", err)
+		return 1
+	}
+	defer pf.Release()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := &service{o: o, cfg: cfg, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel}
+	if err := d.run(ctx); err != nil {
+		log.Error("DHCP4_INIT_FAIL failed to initialize Kea server", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func (d *service) run(ctx context.Context) error {
+	c := &d.cfg.Dhcp4
+	ld := c.LeaseDatabase
+	j, err := memfile.Open(memfile.Options{Path: ld.Name, Persist: ld.Persist, MaxRowErrors: int(ld.MaxRowErrors)})
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	d.journal = j
+	rep, err := j.Load(d.store)
+	if err != nil {
+		return err
+	}
+	d.log.Info("DHCPSRV_MEMFILE_LEASES_RELOAD_END leases loaded", "file", ld.Name, "leases", rep.Leases,
+		"rows", rep.Rows, "skipped", len(rep.Skipped))
+	for _, s := range rep.Skipped {
+		d.log.Warn("DHCPSRV_MEMFILE_READ_ROW_FAIL skipped a lease row", "error", s.Error())
+	}
+
+	n, err := network(c)
+	if err != nil {
+		return err
+	}
+	eng, err := dhcp4.NewEngine(n, dhcp4.Deps{Store: d.store})
+	if err != nil {
+		return err
+	}
+	workers := 1
+	if c.MultiThreading.Enable {
+		workers = int(c.MultiThreading.ThreadPoolSize)
+		if workers == 0 {
+			workers = runtime.NumCPU()
+		}
+	}
+	ports := netio.Ports{Server: uint16(d.o.serverPort), Client: uint16(d.o.clientPort)}
+	var watcher *netio.Watcher
+	d.srv = server.New(server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"),
+		Workers: workers, QueueSize: int(c.MultiThreading.PacketQueueSize), Ports: ports,
+		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }})
+	defer d.srv.Close()
+
+	var specs []netio.Spec
+	for _, s := range c.InterfacesConfig.Interfaces {
+		sp, err := netio.ParseSpec(s)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, sp)
+	}
+	open := func(ifc *net.Interface, addrs []netip.Prefix) (netio.Conn, error) {
+		if c.InterfacesConfig.DHCPSocketType == "udp" {
+			return netio.ListenUDP(ifc, addrs, ports)
+		}
+		return netio.ListenRaw(ifc, addrs, ports)
+	}
+	watcher = netio.NewWatcher(netio.WatchConfig{Specs: specs, Open: open, Log: d.log.Named("dhcpsrv"),
+		Events:     netio.Events{Open: d.srv.Serve},
+		MaxRetries: int(c.InterfacesConfig.ServiceSocketsMaxRetries),
+		RetryWait:  time.Duration(c.InterfacesConfig.ServiceSocketsRetryWaitTime) * time.Millisecond,
+		RequireAll: c.InterfacesConfig.ServiceSocketsRequireAll})
+	d.watcher = watcher
+
+	d.reg = ctrl.NewRegistry()
+	d.registerCommands(eng)
+	closers, err := d.openControlSockets()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, cl := range closers {
+			cl()
+		}
+	}()
+
+	e := c.ExpiredLeasesProcessing
+	rc := &lease.Reclaimer{Store: d.store, Config: lease.ReclaimConfig{
+		ReclaimTimerWait: time.Duration(e.ReclaimTimerWaitTime) * time.Second,
+		FlushTimerWait:   time.Duration(e.FlushReclaimedTimerWaitTime) * time.Second,
+		HoldReclaimed:    time.Duration(e.HoldReclaimedTime) * time.Second,
+		MaxLeases:        int(e.MaxReclaimLeases),
+		MaxTime:          time.Duration(e.MaxReclaimTime) * time.Millisecond,
+		UnwarnedCycles:   int(e.UnwarnedReclaimCycles),
+	}, Commit: func(ch ...lease.Change) error {
+		if err := j.Commit(ch...); err != nil {
+			return err
+		}
+		for _, x := range ch {
+			eng.Observe(x)
+		}
+		return nil
+	}, Report: func(p lease.Pass, err error) {
+		if err != nil {
+			d.log.Error("ALLOC_ENGINE_V4_LEASES_RECLAMATION_FAILED", "error", err)
+		} else if p.Reclaimed+p.Flushed > 0 {
+			d.log.Info("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE", "reclaimed", p.Reclaimed, "flushed", p.Flushed)
+		}
+	}}
+	go rc.Run(ctx)
+	if ld.Persist && ld.LFCInterval > 0 {
+		t := time.NewTicker(time.Duration(ld.LFCInterval) * time.Second)
+		defer t.Stop()
+		go j.RunCleanup(ctx, t.C, func(err error) {
+			if err != nil {
+				d.log.Error("DHCPSRV_MEMFILE_LFC_EXECUTE_FAIL lease file cleanup failed", "error", err)
+			}
+		})
+	}
+
+	watchErr := make(chan error, 1)
+	go func() { watchErr <- watcher.Run(ctx) }()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	d.log.Info("DHCP4_STARTED Kea DHCPv4 server version " + version + " started")
+	d.notifyReady()
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				d.log.Warn("DHCP4_DYNRECONFIG reload on SIGHUP is not built yet; restart to apply a new configuration")
+				continue
+			}
+			d.log.Info("DHCP4_SHUTDOWN server shutdown", "signal", s.String())
+			daemon.SdNotify(false, daemon.SdNotifyStopping)
+			cancel := d.stop
+			cancel()
+			<-watchErr
+			return nil
+		case <-ctx.Done():
+			<-watchErr
+			return nil
+		case err := <-watchErr:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		}
+	}
+}
+
+func (d *service) notifyReady() {
+	serving, missing := d.watcher.Status()
+	status := fmt.Sprintf("serving %v, %d leases", serving, d.store.Len())
+	if len(missing) > 0 {
+		status += fmt.Sprintf("; waiting for %v", missing)
+	}
+	daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS="+status)
+}
+
+// openControlSockets opens every control socket of the configuration and
+// returns how to close them.
+func (d *service) openControlSockets() ([]func(), error) {
+	var closers []func()
+	for _, cs := range d.cfg.Dhcp4.ControlSockets {
+		switch cs.Type {
+		case "unix":
+			u, err := ctrl.ListenUnix(cs.Name, d.reg)
+			if err != nil {
+				return closers, err
+			}
+			closers = append(closers, func() { u.Close() })
+		case "http", "https":
+			h := &ctrl.HTTPHandler{Registry: d.reg, Headers: cs.Headers}
+			if cs.Auth != nil {
+				a, err := resolveAuth(cs.Auth)
+				if err != nil {
+					return closers, err
+				}
+				h.Auth = a
+			}
+			var tf *ctrl.TLSFiles
+			if cs.CertFile != "" {
+				tf = &ctrl.TLSFiles{TrustAnchor: cs.TrustAnchor, CertFile: cs.CertFile, KeyFile: cs.KeyFile, CertRequired: cs.CertRequired}
+			}
+			s, err := ctrl.ListenHTTP(net.JoinHostPort(cs.Address, fmt.Sprint(cs.Port)), h, tf)
+			if err != nil {
+				return closers, err
+			}
+			closers = append(closers, func() { s.Close(5 * time.Second) })
+		}
+	}
+	return closers, nil
+}
+
+// resolveAuth reads user-file and password-file entries, relative to the
+// authentication block's directory.
+func resolveAuth(a *config.Authentication) (*ctrl.Auth, error) {
+	out := &ctrl.Auth{Realm: a.Realm}
+	read := func(name string) (string, error) {
+		if !filepath.IsAbs(name) && a.Directory != "" {
+			name = filepath.Join(a.Directory, name)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return "", fmt.Errorf("authentication: %w", err)
+		}
+		return string(trimNewline(b)), nil
+	}
+	for _, cl := range a.Clients {
+		u, p := cl.User, cl.Password
+		var err error
+		if cl.UserFile != "" {
+			if u, err = read(cl.UserFile); err != nil {
+				return nil, err
+			}
+		}
+		if cl.PasswordFile != "" {
+			if p, err = read(cl.PasswordFile); err != nil {
+				return nil, err
+			}
+		}
+		out.Clients = append(out.Clients, ctrl.Client{User: u, Password: p})
+	}
+	return out, nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
