@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +29,10 @@ type Options struct {
 	Format Format
 	// MaxRowErrors > 0 fails loading after that many unusable rows.
 	MaxRowErrors int
+	// Mirror, when set, is the path of a bbolt checkpoint of the lease
+	// files that makes loading read only what was committed since (see
+	// Checkpoint). Empty means none.
+	Mirror string
 
 	// step, when set, is called after each step of Cleanup with the
 	// step's name; an error stops Cleanup there, as a crash would.
@@ -181,12 +186,40 @@ func completeLength(f *os.File) (int64, error) {
 func (j *Journal) Path() string { return j.opts.Path }
 
 // Load reads the lease files into store as Kea does at start-up (see
-// LoadReport). With persist false it loads nothing.
+// LoadReport); call it once, into an empty store, before serving. With a
+// mirror that matches the files it loads the mirror and the rows committed
+// after it; a missing, stale or damaged mirror is ignored, the CSV files
+// are read in full, and the mirror is rebuilt from them (the report's
+// Mirror says which happened). With persist false it loads nothing.
 func (j *Journal) Load(store *lease.Store) (LoadReport, error) {
 	if !j.opts.Persist {
 		return LoadReport{}, nil
 	}
-	return load(j.opts.Path, store, j.opts.MaxRowErrors)
+	if j.opts.Mirror == "" {
+		return load(j.opts.Path, store, j.opts.MaxRowErrors)
+	}
+	start := time.Now()
+	var rep LoadReport
+	why, err := j.loadMirror(store, &rep)
+	if err != nil {
+		return rep, err
+	}
+	if why == "" {
+		rep.Mirror = "used"
+		rep.Leases = store.Len()
+		rep.Took = time.Since(start)
+		return rep, nil
+	}
+	rep, err = load(j.opts.Path, store, j.opts.MaxRowErrors)
+	if err != nil {
+		return rep, err
+	}
+	rep.Mirror = "rebuilt: " + why
+	if err := j.syncMirror(true); err != nil {
+		rep.Mirror += fmt.Sprintf("; rebuilding failed, loading will read the CSV files again: %v", err)
+	}
+	rep.Took = time.Since(start)
+	return rep, nil
 }
 
 // Commit appends one row per change, as Kea writes them, and returns once

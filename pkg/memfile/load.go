@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"time"
 
@@ -29,6 +30,11 @@ type LoadReport struct {
 	Skipped   []RowError    // unusable rows, skipped, with their file and line
 	Truncated []string      // files whose last line was cut short (a crash mid-write) and dropped
 	Took      time.Duration // how long loading took
+	// Mirror says how the bbolt mirror was used: empty without one,
+	// "used", or why it was rebuilt from the CSV files.
+	Mirror string
+
+	deleted []netip.Addr // addresses of deletion rows, for the mirror
 }
 
 // sources lists the files Kea reads at start-up, in order: after an
@@ -68,10 +74,16 @@ func load(name string, store *lease.Store, maxRowErrors int) (LoadReport, error)
 
 // loadFile applies one file's rows to the store.
 func loadFile(path string, r io.Reader, store *lease.Store, maxRowErrors int, rep *LoadReport) error {
+	return loadRows(path, r, schema{}, 0, store, maxRowErrors, rep)
+}
+
+// loadRows applies rows read from r to the store. A zero sch means r
+// starts with the header; otherwise r starts after line skipped of a file
+// with that layout (replaying a file from an offset).
+func loadRows(path string, r io.Reader, sch schema, skipped int, store *lease.Store, maxRowErrors int, rep *LoadReport) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	var sch schema
-	header := true
-	for line := 1; ; line++ {
+	header := sch.cols == 0
+	for line := skipped + 1; ; line++ {
 		b, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A line longer than any real row: skip to its end.
@@ -113,16 +125,17 @@ func loadFile(path string, r io.Reader, store *lease.Store, maxRowErrors int, re
 			continue
 		}
 		rep.Rows++
-		apply(store, l)
+		apply(store, l, rep)
 	}
 }
 
 // apply is Kea's rule for one row: valid lifetime 0 deletes the address's
 // lease (Kea 3.x writes released leases that way too, so they vanish on
 // reload, as in Kea); anything else inserts or replaces it.
-func apply(store *lease.Store, l *lease.Lease) {
+func apply(store *lease.Store, l *lease.Lease, rep *LoadReport) {
 	if l.ValidLft == 0 {
 		store.Delete(l.Addr)
+		rep.deleted = append(rep.deleted, l.Addr)
 		return
 	}
 	store.Put(l)
