@@ -1061,3 +1061,19 @@ func TestSubnetClientClass(t *testing.T) {
 		t.Errorf("client in the class not served: %s", res.Reason)
 	}
 }
+
+// A configured dhcp-server-identifier is sent and accepted back.
+func TestConfiguredServerID(t *testing.T) {
+	n := testNetwork()
+	n.Subnets[0].Options = append(n.Subnets[0].Options, opt(optServerID, ip("192.0.2.254")...))
+	h := newHarness(t, n)
+	off := h.e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macA)))
+	if got := off.Reply.Options[optServerID]; !bytes.Equal(got, ip("192.0.2.254")) {
+		t.Fatalf("server-id %v, want 192.0.2.254", got)
+	}
+	ack := h.e.Handle(direct(pkt(dhcpv4.MessageTypeRequest, macA, withOpt(optServerID, ip("192.0.2.254")),
+		withOpt(optRequestedIP, off.Reply.YourIPAddr.To4()))))
+	if msgType(ack) != "ACK" {
+		t.Errorf("REQUEST to the configured server-id: %s (%s)", msgType(ack), ack.Reason)
+	}
+}
