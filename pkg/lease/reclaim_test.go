@@ -274,7 +274,9 @@ func TestRun(t *testing.T) {
 	if p := <-passes; p.Flushed != 2 { // 192.0.2.5 and the just-reclaimed 192.0.2.2
 		t.Errorf("flush pass %+v", p)
 	}
-	flushT = (<-timers).ch
+	if tm := <-timers; tm.d != 25*time.Second {
+		t.Errorf("flush timer re-armed with %v", tm.d)
+	}
 
 	// While service is disabled the timers fire and re-arm but no pass runs.
 	mu.Lock()
@@ -288,5 +290,66 @@ func TestRun(t *testing.T) {
 	case p := <-passes:
 		t.Errorf("a pass ran while disabled: %+v", p)
 	default:
+	}
+}
+
+// TestReclaimRacesRenewals renews expired leases from many goroutines
+// while reclamation runs: compare-and-put must keep every renewal, so no
+// lease ends up reclaimed after its client renewed it.
+func TestReclaimRacesRenewals(t *testing.T) {
+	s := NewStore()
+	const n = 200
+	for i := range n {
+		l := mk(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), "02:00:00:00:00:01", "", 1, "")
+		l.CLTT = t0.Add(-2 * time.Hour)
+		s.Put(l)
+	}
+	j := &journal{}
+	r := &Reclaimer{Store: s, Config: DefaultReclaimConfig, Commit: j.commit, Now: func() time.Time { return t0 }}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+				for {
+					old, _ := s.Get(a)
+					nl := old.Clone()
+					nl.CLTT, nl.State = t0, StateDefault
+					if s.CompareAndPut(old, nl) {
+						break
+					}
+				}
+			}
+		}()
+	}
+	for range 5 {
+		if _, err := r.ReclaimAll(false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	for _, l := range s.All() {
+		if l.State != StateDefault || !l.CLTT.Equal(t0) {
+			t.Fatalf("renewal lost: %+v", l)
+		}
+	}
+	if s.Len() != n {
+		t.Errorf("%d leases, want %d", s.Len(), n)
+	}
+}
+
+func TestReclaimSkip(t *testing.T) {
+	s := expiredSet()
+	// HA: subnet 2 belongs to the partner's scope while it serves alone.
+	r := &Reclaimer{Store: s, Config: DefaultReclaimConfig, Now: func() time.Time { return t0 },
+		Skip: func(l *Lease) bool { return l.SubnetID == 2 }}
+	p, err := r.ReclaimAll(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.Get(netip.MustParseAddr("192.0.2.4")); p.Reclaimed != 2 || l.State != StateReleased {
+		t.Errorf("reclaimed %d; skipped lease %+v", p.Reclaimed, l)
 	}
 }
