@@ -137,7 +137,7 @@ func TestReleaseAndReturn(t *testing.T) {
 	if row.State != 3 {
 		t.Errorf("released lease state = %d, want 3 (released, kept for affinity)", row.State)
 	}
-	again := NewClient(t, l, "udhcpc", "rl", "02:00:00:00:03:01")
+	again := NewClient(t, l, "udhcpc", "rl2", "02:00:00:00:03:01")
 	again.Start()
 	if got := again.Bound().IP; got != ip {
 		t.Errorf("returning client after release got %s, want its old %s", got, ip)

@@ -40,7 +40,7 @@ func checkConfig(path string, deep bool, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if deep {
-		if _, err := network(&c.Dhcp4); err != nil {
+		if _, err := dhcp4.NewNetwork(&c.Dhcp4); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", path, err)
 			return 1
 		}
@@ -123,7 +123,7 @@ func (d *service) run(ctx context.Context) error {
 		d.log.Warn("DHCPSRV_MEMFILE_READ_ROW_FAIL skipped a lease row", "error", s.Error())
 	}
 
-	n, err := network(c)
+	n, err := dhcp4.NewNetwork(c)
 	if err != nil {
 		return err
 	}
