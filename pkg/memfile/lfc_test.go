@@ -339,29 +339,42 @@ func TestOpenRejectsForeignFile(t *testing.T) {
 	}
 }
 
-// TestCleanupMatchesKeaLFC compares our compaction with Kea's:
-// testdata/lfc-input.csv was written by this package (Kea 3 layout: adds
-// with escaped hostname and user context, then a delete), and
-// testdata/lfc-kea22-output.csv is what Kea 2.2.0's kea-lfc made of it.
-// In the 2.2 layout our Cleanup must produce the same bytes.
+// TestCleanupMatchesKeaLFC compares our compaction with Kea's, input by
+// input: the output file is what Kea 2.2.0's kea-lfc made of the input,
+// and in the 2.2 layout our Cleanup must write the same bytes.
+//   - lfc-input.csv was written by this package (Kea 3 layout: adds with
+//     escaped hostname and user context, then a delete);
+//   - kea22-release.csv was written by Kea 2.2.0 serving perfdhcp with
+//     releases (-F), in a network namespace: its deletes are Kea's own.
 func TestCleanupMatchesKeaLFC(t *testing.T) {
-	in, err := os.ReadFile("testdata/lfc-input.csv")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct{ in, want string }{
+		{"testdata/lfc-input.csv", "testdata/lfc-kea22-output.csv"},
+		{"testdata/kea22-release.csv", "testdata/kea22-release-lfc.csv"},
 	}
-	want, err := os.ReadFile("testdata/lfc-kea22-output.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "l.csv")
-	os.WriteFile(path, in, 0o644)
-	j, err := Open(Options{Path: path, Persist: true, Format: Kea22}) // converts: a Cleanup runs
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
-	got, _ := os.ReadFile(path + ".2")
-	if string(got) != string(want) {
-		t.Errorf("our cleanup wrote\n%s\nKea 2.2's kea-lfc wrote\n%s", got, want)
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			in, err := os.ReadFile(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(tt.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "l.csv")
+			os.WriteFile(path, in, 0o644)
+			j, err := Open(Options{Path: path, Persist: true, Format: Kea22})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+			got, _ := os.ReadFile(path + ".2")
+			if string(got) != string(want) {
+				t.Errorf("our cleanup wrote\n%s\nKea 2.2's kea-lfc wrote\n%s", got, want)
+			}
+		})
 	}
 }

@@ -230,7 +230,7 @@ func TestPersistFalse(t *testing.T) {
 }
 
 func FuzzReadCSV(f *testing.F) {
-	for _, p := range []string{"testdata/kea22.csv", "testdata/kea3.csv", "testdata/lfc-input.csv", "testdata/lfc-kea22-output.csv"} {
+	for _, p := range []string{"testdata/kea22.csv", "testdata/kea3.csv", "testdata/lfc-input.csv", "testdata/lfc-kea22-output.csv", "testdata/kea22-release.csv"} {
 		b, _ := os.ReadFile(p)
 		f.Add(b)
 	}
