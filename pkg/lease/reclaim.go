@@ -142,10 +142,15 @@ func (r *Reclaimer) ReclaimAll(remove bool) (Pass, error) {
 
 func (r *Reclaimer) reclaim(limit int, maxTime time.Duration, remove bool) (Pass, error) {
 	start := r.now()
-	// One more than the limit tells whether leases are left over.
+	// One more than the limit tells whether leases are left over. With a
+	// Skip filter every expired lease is fetched, so leases skipped pass
+	// after pass never hide the others.
 	fetch := limit
 	if limit > 0 {
 		fetch++
+	}
+	if r.Skip != nil {
+		fetch = 0
 	}
 	expired := r.Store.Expired(start, fetch)
 	p := Pass{Deltas: Deltas{}}

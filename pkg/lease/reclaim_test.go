@@ -353,3 +353,24 @@ func TestReclaimSkip(t *testing.T) {
 		t.Errorf("reclaimed %d; skipped lease %+v", p.Reclaimed, l)
 	}
 }
+
+// TestReclaimSkipDoesNotStarve puts more skipped leases ahead of a
+// reclaimable one than a pass may reclaim.
+func TestReclaimSkipDoesNotStarve(t *testing.T) {
+	s := NewStore()
+	for i := range 5 {
+		l := mk(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}).String(), "02:00:00:00:00:01", "", 2, "")
+		l.CLTT = t0.Add(-5 * time.Hour)
+		s.Put(l)
+	}
+	mine := mk("10.0.1.1", "02:00:00:00:00:02", "", 1, "")
+	mine.CLTT = t0.Add(-2 * time.Hour)
+	s.Put(mine)
+	cfg := DefaultReclaimConfig
+	cfg.MaxLeases = 2
+	r := &Reclaimer{Store: s, Config: cfg, Now: func() time.Time { return t0 },
+		Skip: func(l *Lease) bool { return l.SubnetID == 2 }}
+	if p, err := r.Reclaim(); err != nil || p.Reclaimed != 1 {
+		t.Errorf("pass: %+v, %v; want the one lease in scope reclaimed", p, err)
+	}
+}
