@@ -61,13 +61,28 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// FuzzParseFrame feeds arbitrary bytes to the frame parser: it must not
+// panic, and what it accepts must survive being built again.
 func FuzzParseFrame(f *testing.F) {
 	f.Add(buildDatagram(make([]byte, 100), netip.MustParseAddrPort("0.0.0.0:68"), netip.MustParseAddrPort("255.255.255.255:67"), []byte("x")))
+	f.Add(buildDatagram(make([]byte, 100), netip.MustParseAddrPort("10.0.0.1:67"), netip.MustParseAddrPort("10.0.0.2:67"), nil))
 	f.Add([]byte{0x45})
+	f.Add([]byte{0x4f, 0, 0, 60, 0, 0, 0, 0, 64, 17})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		payload, _, _, err := parseDatagram(b, 67)
-		if err == nil && len(payload) > len(b) {
-			t.Fatal("payload longer than the frame")
+		payload, src, dst, err := parseDatagram(b, 67)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotForUs) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if len(payload) > len(b) || dst.Port() != 67 {
+			t.Fatalf("payload of %d bytes from a %d-byte frame, port %d", len(payload), len(b), dst.Port())
+		}
+		again := buildDatagram(make([]byte, len(payload)+28), src, dst, payload)
+		p2, s2, d2, err := parseDatagram(again, 67)
+		if err != nil || !bytes.Equal(p2, payload) || s2 != src || d2 != dst {
+			t.Fatalf("rebuilt frame parses as %q %s %s %v", p2, s2, d2, err)
 		}
 	})
 }

@@ -215,3 +215,31 @@ func recvWithin[T any](t testing.TB, ch <-chan T, what string) T {
 		panic("unreachable")
 	}
 }
+
+// recvPortUnreachable returns the destination port of the datagram the
+// next incoming ICMP port-unreachable complains about.
+func (s *station) recvPortUnreachable() uint16 {
+	s.t.Helper()
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := unix.Recvfrom(s.fd, buf, 0)
+		if err != nil {
+			s.t.Fatalf("station receive: %v", err)
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		b := buf[14:n]
+		if n < 14+ipv4HeaderLen || b[9] != unix.IPPROTO_ICMP {
+			continue
+		}
+		icmp := b[int(b[0]&0x0f)*4:]
+		// type 3 code 3, then the offending IPv4 header and UDP ports.
+		if len(icmp) < 8+ipv4HeaderLen+4 || icmp[0] != 3 || icmp[1] != 3 {
+			continue
+		}
+		orig := icmp[8:]
+		udp := orig[int(orig[0]&0x0f)*4:]
+		return binary.BigEndian.Uint16(udp[2:4])
+	}
+}

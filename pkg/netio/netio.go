@@ -2,6 +2,22 @@
 // clients that have no address yet, replies addressed the way Kea
 // addresses them, and an interface watcher that opens and closes sockets
 // as interfaces come and go.
+//
+// Two conn types match Kea's dhcp-socket-type:
+//
+//   - RawConn ("raw", the default on Linux): an AF_PACKET socket behind a
+//     BPF filter reads queries with their source MAC; broadcasts and
+//     unicasts to an address the client has not configured yet leave as
+//     frames built here (IPv4 and UDP with checksums; the kernel adds the
+//     Ethernet header for the MAC named). Replies to relays and to a
+//     client's ciaddr go through a UDP socket bound to the interface, as
+//     Kea sends them, so the kernel resolves the next hop; that socket
+//     also stops the kernel answering queries with ICMP port-unreachable.
+//   - UDPConn ("udp"): one UDP socket per interface; a reply to a client
+//     without an address is broadcast.
+//
+// The engine decides where a reply goes (Reply); netio applies it and
+// sends to Reply.Dst exactly, port included.
 package netio
 
 import (

@@ -209,3 +209,21 @@ func BenchmarkRawRead(b *testing.B) {
 		done += k
 	}
 }
+
+// TestRawNoPortUnreachable checks the UDP socket beside the packet
+// socket: a unicast query to the server port draws no ICMP
+// port-unreachable. A datagram to a closed port, sent next, does; the
+// first ICMP error the client sees must be about that one.
+func TestRawNoPortUnreachable(t *testing.T) {
+	l, c, st := rawLab(t, DefaultPorts)
+	l.ip("-n", l.client, "addr", "add", "10.200.1.2/24", "dev", "tl0c")
+	st.send(c.iface.HardwareAddr, udpPacket("10.200.1.2:68", "10.200.1.1:67", []byte("renew")))
+	st.send(c.iface.HardwareAddr, udpPacket("10.200.1.2:68", "10.200.1.1:99", []byte("closed port")))
+	p := Packet{Buf: make([]byte, 1500)}
+	if err := c.Read(&p); err != nil || string(p.Buf[:p.N]) != "renew" {
+		t.Fatalf("server read %q, %v; want the renew", p.Buf[:p.N], err)
+	}
+	if port := st.recvPortUnreachable(); port != 99 {
+		t.Errorf("first port-unreachable is about port %d, want 99", port)
+	}
+}
