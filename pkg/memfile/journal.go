@@ -269,15 +269,20 @@ func (j *Journal) rowFor(c lease.Change) string {
 }
 
 // write appends b and syncs it; the caller holds fileMu (or owns j
-// exclusively). On failure (a full disk) the file is cut back to its last
-// complete row, so later rows never follow a partial one.
+// exclusively). On failure (a full disk, an I/O error) the file is cut
+// back to where it was: the callers are told the rows were not saved and
+// undo them in memory, so they must not come back at the next load, and
+// later rows must never follow a partial one.
 func (j *Journal) write(b []byte) error {
-	if _, err := j.f.Write(b); err != nil {
+	_, err := j.f.Write(b)
+	if err != nil {
+		err = fmt.Errorf("memfile: appending to %s: %w", j.f.Name(), err)
+	} else {
+		err = datasync(j.f)
+	}
+	if err != nil {
 		j.f.Truncate(j.size)
 		j.f.Seek(j.size, io.SeekStart)
-		return fmt.Errorf("memfile: appending to %s: %w", j.f.Name(), err)
-	}
-	if err := datasync(j.f); err != nil {
 		return err
 	}
 	j.size += int64(len(b))

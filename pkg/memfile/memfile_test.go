@@ -284,3 +284,38 @@ func BenchmarkCommit(b *testing.B) {
 		})
 	}
 }
+
+// TestCommitFailure makes the file unwritable for one commit: the caller
+// gets the error, and the rows neither load later nor damage the rows
+// committed after.
+func TestCommitFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.csv")
+	j, err := Open(Options{Path: path, Persist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit(lease.Change{New: mkLease(1)}); err != nil {
+		t.Fatal(err)
+	}
+	good := j.f
+	ro, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.f = ro // writes fail as on a failing disk
+	if err := j.Commit(lease.Change{New: mkLease(2)}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("commit to an unwritable file: %v, want an error naming %s", err, path)
+	}
+	ro.Close()
+	j.f = good
+	if err := j.Commit(lease.Change{New: mkLease(3)}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	s := lease.NewStore()
+	rep, err := load(path, s, 0)
+	_, has2 := s.Get(mkLease(2).Addr)
+	if err != nil || len(rep.Skipped) != 0 || s.Len() != 2 || has2 {
+		t.Errorf("after a failed commit: %d leases (failed one present: %v), %+v, %v", s.Len(), has2, rep, err)
+	}
+}
