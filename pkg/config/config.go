@@ -37,6 +37,8 @@ type Params struct {
 	Allocator                                         *string
 	CacheThreshold                                    *float64
 	CacheMaxAge                                       *uint32
+	// pos records where each key above was set, for checks across keys.
+	pos map[string]Pos
 }
 
 // Dhcp4 is the "Dhcp4" map.
@@ -134,15 +136,17 @@ type HookLibrary struct {
 // Subnet is one subnet4 entry.
 type Subnet struct {
 	Params
-	Pos           Pos
-	ID            uint32
-	Prefix        netip.Prefix
-	Interface     string
-	Relay         []netip.Addr
-	Pools         []Pool
-	OptionData    []OptionData
-	Reservations  []Reservation
-	ClientClass   string
+	Pos          Pos
+	ID           uint32
+	Prefix       netip.Prefix
+	Interface    string
+	Relay        []netip.Addr
+	Pools        []Pool
+	OptionData   []OptionData
+	Reservations []Reservation
+	ClientClass  string
+	// ClientClasses is Kea 3's list form; ClientClass is Kea 2.2's.
+	ClientClasses []string
 	SharedNetwork *SharedNetwork
 	path          string
 }
@@ -269,7 +273,23 @@ func defaults() Dhcp4 {
 	}
 }
 
+// params decodes the inheritable keys of a scope, remembering where each
+// was set so that checks across keys can point at them.
 func (d *dec) params(p *Params) map[string]field {
+	fields := d.paramFields(p)
+	for k, f := range fields {
+		fields[k] = func(v *Node, path string) {
+			if p.pos == nil {
+				p.pos = map[string]Pos{}
+			}
+			p.pos[k] = v.Pos
+			f(v, path)
+		}
+	}
+	return fields
+}
+
+func (d *dec) paramFields(p *Params) map[string]field {
 	return map[string]field{
 		"valid-lifetime":           d.u32p(&p.ValidLifetime),
 		"min-valid-lifetime":       d.u32p(&p.MinValidLifetime),
@@ -332,6 +352,9 @@ func (d *dec) dhcp4(n *Node, path string, c *Dhcp4) {
 		"reservation-mode":             func(v *Node, p string) { d.reservationMode(v, p, &c.Params) },
 	})
 	d.object(n, path, fields)
+	if n.Kind == Object && n.Get("control-socket") != nil && n.Get("control-sockets") != nil {
+		d.errf(n.Get("control-sockets"), path+"/control-sockets", "use either control-socket (Kea 2.2) or control-sockets (Kea 3), not both")
+	}
 }
 
 func (d *dec) interfaces(n *Node, path string, ic *InterfacesConfig) {
@@ -493,6 +516,10 @@ func (d *dec) hooks(n *Node, path string, c *Dhcp4) {
 		if e.Kind != Object {
 			return
 		}
+		if h.Library == "" {
+			d.errf(e, ep, "\"library\" is missing; give the hook library's path, e.g. \"libdhcp_ha.so\"")
+			return
+		}
 		switch filepath.Base(h.Library) {
 		case "libdhcp_lease_cmds.so":
 			h.Module = "lease_cmds"
@@ -511,9 +538,6 @@ func (d *dec) hooks(n *Node, path string, c *Dhcp4) {
 					},
 				})
 			}
-		case "":
-			d.errf(e, ep, "\"library\" is missing")
-			return
 		default:
 			d.errf(e.Get("library"), ep+"/library", "%s: twinleaf has libdhcp_lease_cmds.so and libdhcp_ha.so built in; it cannot load other hook libraries", h.Library)
 			return
@@ -549,6 +573,10 @@ func (d *dec) reservationMode(n *Node, path string, p *Params) {
 		p.ReservationsInSubnet, p.ReservationsOutOfPool, p.ReservationsGlobal = &f, &f, &f
 	}
 	if mode != "" {
+		if p.pos == nil {
+			p.pos = map[string]Pos{}
+		}
+		p.pos["reservation-mode"] = n.Pos
 		d.warnf(n.Pos, path, "reservation-mode is Kea 2.2's form (Kea 3 removed it); prefer reservations-in-subnet, reservations-out-of-pool and reservations-global")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"net/url"
+	"strings"
 )
 
 // HA is one high-availability relationship of libdhcp_ha.so, with Kea's
@@ -64,9 +65,9 @@ func (d *dec) ha(n *Node, path string) HA {
 	d.object(n, path, map[string]field{
 		"this-server-name":           d.str(&h.ThisServerName),
 		"mode":                       d.oneOf(&h.Mode, "load-balancing", "hot-standby", "passive-backup"),
-		"heartbeat-delay":            d.u32(&h.HeartbeatDelay, 0, math.MaxUint32),
-		"max-response-delay":         d.u32(&h.MaxResponseDelay, 0, math.MaxUint32),
-		"max-ack-delay":              d.u32(&h.MaxAckDelay, 0, math.MaxUint32),
+		"heartbeat-delay":            d.u32(&h.HeartbeatDelay, 0, 65535),
+		"max-response-delay":         d.u32(&h.MaxResponseDelay, 0, 65535),
+		"max-ack-delay":              d.u32(&h.MaxAckDelay, 0, 65535),
 		"max-unacked-clients":        d.u32(&h.MaxUnackedClients, 0, math.MaxUint32),
 		"max-rejected-lease-updates": d.u32(&h.MaxRejectedLeaseUpdates, 0, math.MaxUint32),
 		"delayed-updates-limit":      func(v *Node, p string) { delayed = true; d.u32(&h.DelayedUpdatesLimit, 0, math.MaxUint32)(v, p) },
@@ -167,6 +168,9 @@ func (d *dec) peer(n *Node, path string) Peer {
 				p.URL, p.Addr = u, netip.AddrPortFrom(a, uint16(pn))
 			}
 		}
+	}
+	if strings.Contains(p.BasicAuthUser, ":") {
+		d.errf(n.Get("basic-auth-user"), path+"/basic-auth-user", "%q contains ':', which HTTP basic authentication cannot carry in a user name; pick a name without it", p.BasicAuthUser)
 	}
 	if p.BasicAuthPassword != "" && p.BasicAuthPasswordFile != "" {
 		d.errf(n, path, "give basic-auth-password or basic-auth-password-file, not both")

@@ -13,6 +13,10 @@ import (
 
 func (d *dec) relay(dst *[]netip.Addr) field {
 	return func(v *Node, path string) {
+		if v.Kind == Object && v.Get("ip-address") != nil && v.Get("ip-addresses") != nil {
+			d.errf(v.Get("ip-address"), path+"/ip-address", "give either ip-address (Kea 2.2) or ip-addresses, not both")
+			return
+		}
 		d.object(v, path, map[string]field{
 			"ip-addresses": func(l *Node, p string) {
 				d.list(l, p, func(_ int, e *Node, ep string) {
@@ -79,6 +83,7 @@ func (d *dec) subnets(n *Node, path string, c *Dhcp4, sn *SharedNetwork) {
 			"option-data":      func(v *Node, p string) { s.OptionData = d.optionData(v, p, c.Options) },
 			"reservations":     func(v *Node, p string) { s.Reservations = d.reservations(v, p, c.Options) },
 			"client-class":     d.str(&s.ClientClass),
+			"client-classes":   d.strList(&s.ClientClasses),
 			"reservation-mode": func(v *Node, p string) { d.reservationMode(v, p, &s.Params) },
 		})
 		d.object(e, ep, fields)
@@ -95,10 +100,9 @@ func (d *dec) subnets(n *Node, path string, c *Dhcp4, sn *SharedNetwork) {
 			return
 		}
 		if p.Masked() != p {
-			d.errf(e.Get("subnet"), ep+"/subnet", "%q has host bits set; the subnet is %s", prefix, p.Masked())
-			return
+			d.warnf(e.Get("subnet").Pos, ep+"/subnet", "%q has host bits set; it is read as %s, as Kea does; write that instead", prefix, p.Masked())
 		}
-		s.Prefix = p
+		s.Prefix = p.Masked()
 		if pools != nil {
 			d.pools(pools, ep+"/pools", s, c.Options)
 		}

@@ -6,46 +6,27 @@ import (
 )
 
 // validate makes the checks Kea makes across keys, and assigns subnet ids
-// that were left out, as Kea 2.2 does (1, 2, ... in file order, skipping
-// ids given explicitly).
+// that were left out.
 func validate(d *dec, c *Dhcp4) {
-	d.checkLifetimes(&c.Params, Pos{}, "Dhcp4")
-	used := map[uint32]*Subnet{}
-	for _, s := range c.Subnets {
-		if s.ID == 0 {
-			continue
-		}
-		if o, dup := used[s.ID]; dup {
-			d.errs = append(d.errs, &Error{Pos: s.Pos, Path: s.path + "/id",
-				Msg: fmt.Sprintf("subnet id %d is already used by %s (%s); subnet ids must be unique", s.ID, o.Prefix, o.Pos)})
-			continue
-		}
-		used[s.ID] = s
-	}
-	next := uint32(1)
-	for _, s := range c.Subnets {
-		if s.ID != 0 {
-			continue
-		}
-		for used[next] != nil {
-			next++
-		}
-		s.ID = next
-		used[next] = s
-	}
+	d.checkLifetimes(&c.Params, "Dhcp4")
+	d.assignIDs(c)
 	for i, s := range c.Subnets {
 		d.checkSubnet(s)
 		for _, o := range c.Subnets[:i] {
-			if s.Prefix.Overlaps(o.Prefix) {
+			switch {
+			case s.Prefix == o.Prefix:
 				d.errs = append(d.errs, &Error{Pos: s.Pos, Path: s.path + "/subnet",
-					Msg: fmt.Sprintf("subnet %s overlaps subnet %s (%s); each address may belong to one subnet", s.Prefix, o.Prefix, o.Pos)})
+					Msg: fmt.Sprintf("subnet %s is already defined at %s; merge the two entries", s.Prefix, o.Pos)})
+			case s.Prefix.Overlaps(o.Prefix):
+				// Kea accepts this; clients are matched to the first.
+				d.warnf(s.Pos, s.path+"/subnet", "subnet %s overlaps subnet %s (%s); a client may be placed in either", s.Prefix, o.Prefix, o.Pos)
 			}
 		}
 	}
 	d.checkPoolOverlaps(c.Subnets)
 	d.checkHosts(c.Reservations, nil)
 	for _, sn := range c.SharedNetworks {
-		d.checkLifetimes(&sn.Params, Pos{}, "shared network "+sn.Name)
+		d.checkLifetimes(&sn.Params, "shared network "+sn.Name)
 		var auth *bool
 		for _, s := range sn.Subnets {
 			if s.Authoritative != nil {
@@ -67,7 +48,7 @@ func validate(d *dec, c *Dhcp4) {
 }
 
 func (d *dec) checkSubnet(s *Subnet) {
-	d.checkLifetimes(&s.Params, s.Pos, s.path)
+	d.checkLifetimes(&s.Params, s.path)
 	for _, p := range s.Pools {
 		if !s.Prefix.Contains(p.First) || !s.Prefix.Contains(p.Last) {
 			d.errs = append(d.errs, &Error{Pos: p.Pos, Path: p.path + "/pool",
@@ -78,20 +59,30 @@ func (d *dec) checkSubnet(s *Subnet) {
 }
 
 // checkLifetimes applies Kea's rules: min <= valid <= max, and a warning
-// (Kea ignores the renew-timer) when renew > rebind.
-func (d *dec) checkLifetimes(p *Params, pos Pos, where string) {
+// (Kea ignores the renew-timer) when renew > rebind. It also refuses
+// reservation-mode next to the flags that replace it, as Kea does.
+func (d *dec) checkLifetimes(p *Params, where string) {
+	if at, old := p.pos["reservation-mode"]; old {
+		for _, k := range []string{"reservations-global", "reservations-in-subnet", "reservations-out-of-pool"} {
+			if _, set := p.pos[k]; set {
+				d.errs = append(d.errs, &Error{Pos: at, Path: where + "/reservation-mode",
+					Msg: fmt.Sprintf("reservation-mode cannot be used together with %s; keep only the reservations-* flags", k)})
+				break
+			}
+		}
+	}
 	if p.ValidLifetime != nil {
 		if p.MinValidLifetime != nil && *p.MinValidLifetime > *p.ValidLifetime {
-			d.errs = append(d.errs, &Error{Pos: pos, Path: where + "/min-valid-lifetime",
+			d.errs = append(d.errs, &Error{Pos: p.pos["min-valid-lifetime"], Path: where + "/min-valid-lifetime",
 				Msg: fmt.Sprintf("min-valid-lifetime %d is greater than valid-lifetime %d", *p.MinValidLifetime, *p.ValidLifetime)})
 		}
 		if p.MaxValidLifetime != nil && *p.MaxValidLifetime < *p.ValidLifetime {
-			d.errs = append(d.errs, &Error{Pos: pos, Path: where + "/max-valid-lifetime",
+			d.errs = append(d.errs, &Error{Pos: p.pos["max-valid-lifetime"], Path: where + "/max-valid-lifetime",
 				Msg: fmt.Sprintf("max-valid-lifetime %d is less than valid-lifetime %d", *p.MaxValidLifetime, *p.ValidLifetime)})
 		}
 	}
 	if p.RenewTimer != nil && p.RebindTimer != nil && *p.RenewTimer > *p.RebindTimer {
-		d.warnf(pos, where+"/renew-timer", "in %s, the value of renew-timer %d is greater than the value of rebind-timer %d, ignoring renew-timer", where, *p.RenewTimer, *p.RebindTimer)
+		d.warnf(p.pos["renew-timer"], where+"/renew-timer", "in %s, the value of renew-timer %d is greater than the value of rebind-timer %d, ignoring renew-timer", where, *p.RenewTimer, *p.RebindTimer)
 	}
 }
 
@@ -158,6 +149,43 @@ func (d *dec) checkHAListener(c *Dhcp4, h *HA) {
 		if cs.Type != "unix" && uint32(me.Addr.Port()) == cs.Port {
 			d.errs = append(d.errs, &Error{Pos: me.Pos, Path: "Dhcp4/hooks-libraries/high-availability/peers/url",
 				Msg: fmt.Sprintf("the HA listener at %s uses port %d, as the control socket at %s does; give them different ports", me.URL, cs.Port, cs.Pos)})
+		}
+	}
+}
+
+// assignIDs numbers the subnets that have no "id" as Kea 2.2 does: a
+// counter from 1, taken by each such subnet in the order Kea parses them
+// (the subnets of shared-networks first, then subnet4), never skipping the
+// ids given explicitly. A clash is an error in Kea 2.2 and here, and the
+// lease file's subnet_id column depends on matching Kea exactly.
+func (d *dec) assignIDs(c *Dhcp4) {
+	var order []*Subnet
+	for _, sn := range c.SharedNetworks {
+		order = append(order, sn.Subnets...)
+	}
+	for _, s := range c.Subnets {
+		if s.SharedNetwork == nil {
+			order = append(order, s)
+		}
+	}
+	next := uint32(1)
+	used := map[uint32]*Subnet{}
+	for _, s := range order {
+		auto := s.ID == 0
+		if auto {
+			s.ID = next
+			next++
+		}
+		o, dup := used[s.ID]
+		switch {
+		case dup && auto:
+			d.errs = append(d.errs, &Error{Pos: s.Pos, Path: s.path,
+				Msg: fmt.Sprintf("this subnet would be numbered %d, as Kea 2.2 numbers subnets without an \"id\", but %s (%s) has that id; give every subnet an explicit \"id\"", s.ID, o.Prefix, o.Pos)})
+		case dup:
+			d.errs = append(d.errs, &Error{Pos: s.Pos, Path: s.path + "/id",
+				Msg: fmt.Sprintf("subnet id %d is already used by %s (%s); subnet ids must be unique", s.ID, o.Prefix, o.Pos)})
+		default:
+			used[s.ID] = s
 		}
 	}
 }
