@@ -182,8 +182,11 @@ func (c *RawConn) Read(p *Packet) error {
 		if c.rerr != 0 {
 			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, c.rerr)
 		}
-		if c.rsa.Pkttype == unix.PACKET_OUTGOING {
+		switch c.rsa.Pkttype {
+		case unix.PACKET_OUTGOING:
 			continue // our own replies, looped back to packet sockets
+		case unix.PACKET_OTHERHOST:
+			continue // another host's unicast, seen in promiscuous mode
 		}
 		payload, src, dst, err := parseDatagram(p.Buf[:c.rn], c.ports.Server)
 		if err != nil {

@@ -227,3 +227,16 @@ func TestRawNoPortUnreachable(t *testing.T) {
 		t.Errorf("first port-unreachable is about port %d, want 99", port)
 	}
 }
+
+// TestRawOtherHost: a unicast frame to another MAC, seen because the
+// interface is promiscuous, is not a query for us.
+func TestRawOtherHost(t *testing.T) {
+	l, c, st := rawLab(t, DefaultPorts)
+	l.ip("-n", l.server, "link", "set", "tl0", "promisc", "on")
+	st.send(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x99}, udpPacket("10.200.1.2:68", "10.200.1.99:67", []byte("for another server")))
+	st.send(broadcastMAC, udpPacket("0.0.0.0:68", "255.255.255.255:67", []byte("discover")))
+	p := Packet{Buf: make([]byte, 1500)}
+	if err := c.Read(&p); err != nil || string(p.Buf[:p.N]) != "discover" {
+		t.Errorf("read %q, %v; want the discover", p.Buf[:p.N], err)
+	}
+}

@@ -133,3 +133,32 @@ func TestWatcherAddressSpec(t *testing.T) {
 		t.Errorf("opened %s with %v, want tl1 with %v", c.Iface(), c.(*RawConn).Addrs(), want)
 	}
 }
+
+// TestWatcherTwoInterfaces: "*" serves every link, each with its own
+// sockets on the same port, each hearing only its own clients.
+func TestWatcherTwoInterfaces(t *testing.T) {
+	l := newLab(t)
+	l.link("tl1", "10.200.2.1/24")
+	l.link("tl2", "10.200.3.1/24")
+	_, opened, _, _ := watchLab(t, l, "*")
+	conns := map[string]Conn{}
+	for range 2 {
+		c := recvWithin(t, opened, "a conn per interface")
+		conns[c.Iface()] = c
+	}
+	if conns["tl1"] == nil || conns["tl2"] == nil {
+		t.Fatalf("opened %v, want tl1 and tl2", conns)
+	}
+	for _, name := range []string{"tl2", "tl1"} {
+		l.station(name+"c").send(broadcastMAC, udpPacket("0.0.0.0:68", "255.255.255.255:67", []byte("from "+name)))
+	}
+	for _, name := range []string{"tl1", "tl2"} {
+		p := Packet{Buf: make([]byte, 1500)}
+		if err := conns[name].Read(&p); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(p.Buf[:p.N]); got != "from "+name || p.Iface != name {
+			t.Errorf("%s read %q on %s", name, got, p.Iface)
+		}
+	}
+}
