@@ -181,3 +181,31 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("ReclaimedBefore now = %q", got)
 	}
 }
+
+// BenchmarkRenew is the packet path's store work: look up a lease and
+// replace it with compare-and-put, from parallel workers on distinct
+// addresses.
+func BenchmarkRenew(b *testing.B) {
+	s := NewStore()
+	const n = 4096
+	for i := range n {
+		mac := fmt.Sprintf("02:00:00:00:%02x:%02x", i>>8, i&255)
+		s.Put(mk(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), mac, "", 1, ""))
+	}
+	var next sync.Mutex
+	w := 0
+	b.RunParallel(func(pb *testing.PB) {
+		next.Lock()
+		i := w * 997
+		w++
+		next.Unlock()
+		for pb.Next() {
+			i++
+			a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8 & 15), byte(i)})
+			old, _ := s.Get(a)
+			nl := old.Clone()
+			nl.CLTT = nl.CLTT.Add(time.Second)
+			s.CompareAndPut(old, nl)
+		}
+	})
+}
