@@ -137,16 +137,11 @@ func NewWatcher(cfg WatchConfig) *Watcher {
 // Netlink sockets and interface sockets are opened in the network
 // namespace of the thread calling Run.
 func (w *Watcher) Run(ctx context.Context) error {
-	links := make(chan netlink.LinkUpdate, 64)
-	addrs := make(chan netlink.AddrUpdate, 64)
-	done := make(chan struct{})
-	defer close(done)
-	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{}); err != nil {
-		return fmt.Errorf("netio: watching links: %w", err)
+	sub, err := subscribe()
+	if err != nil {
+		return err
 	}
-	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{}); err != nil {
-		return fmt.Errorf("netio: watching addresses: %w", err)
-	}
+	defer func() { sub.close() }()
 	retry := time.NewTimer(w.cfg.RetryWait)
 	retry.Stop()
 	defer retry.Stop()
@@ -168,40 +163,93 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	for {
 		isRetry := false
+		lost := false
 		select {
 		case <-ctx.Done():
 			w.closeAll()
 			return nil
-		case _, ok := <-links:
-			if !ok {
-				w.closeAll()
-				return fmt.Errorf("netio: netlink link subscription ended")
-			}
-		case _, ok := <-addrs:
-			if !ok {
-				w.closeAll()
-				return fmt.Errorf("netio: netlink address subscription ended")
-			}
+		case _, ok := <-sub.links:
+			lost = !ok
+		case _, ok := <-sub.addrs:
+			lost = !ok
 		case <-retry.C:
 			retrying, isRetry = false, true
 		}
-		drain(links, addrs)
+		if lost || !sub.drain() {
+			// The kernel dropped events (a full socket buffer ends the
+			// subscription): subscribe again and rescan, as the
+			// interfaces may have changed unseen.
+			w.cfg.Log.Warn("DHCPSRV_IFACE_WATCH netlink subscription lost, resubscribing")
+			next, err := subscribe()
+			if err != nil {
+				w.closeAll()
+				return err
+			}
+			sub.close()
+			sub = next
+		}
 		if err := scan(isRetry); err != nil {
 			return err
 		}
 	}
 }
 
-// drain swallows queued events: one scan covers them all.
-func drain(links chan netlink.LinkUpdate, addrs chan netlink.AddrUpdate) {
+// subscription is a pair of netlink feeds, links and addresses. Their
+// contents do not matter: any event means "scan again".
+type subscription struct {
+	links chan netlink.LinkUpdate
+	addrs chan netlink.AddrUpdate
+	done  chan struct{}
+}
+
+func subscribe() (*subscription, error) {
+	s := &subscription{links: make(chan netlink.LinkUpdate, 64), addrs: make(chan netlink.AddrUpdate, 64), done: make(chan struct{})}
+	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, netlink.LinkSubscribeOptions{}); err != nil {
+		close(s.done)
+		return nil, fmt.Errorf("netio: watching links: %w", err)
+	}
+	if err := netlink.AddrSubscribeWithOptions(s.addrs, s.done, netlink.AddrSubscribeOptions{}); err != nil {
+		close(s.done)
+		go func() {
+			for range s.links {
+			}
+		}()
+		return nil, fmt.Errorf("netio: watching addresses: %w", err)
+	}
+	return s, nil
+}
+
+// drain swallows queued events, since one scan covers them all; false
+// means a feed has ended.
+func (s *subscription) drain() bool {
 	for {
 		select {
-		case <-links:
-		case <-addrs:
+		case _, ok := <-s.links:
+			if !ok {
+				return false
+			}
+		case _, ok := <-s.addrs:
+			if !ok {
+				return false
+			}
 		default:
-			return
+			return true
 		}
 	}
+}
+
+// close ends the subscription, reading the feeds until netlink's
+// goroutines close them so that none stays blocked on a send.
+func (s *subscription) close() {
+	close(s.done)
+	go func() {
+		for range s.links {
+		}
+	}()
+	go func() {
+		for range s.addrs {
+		}
+	}()
 }
 
 // wanted maps each configured interface present in ifaces (or named
