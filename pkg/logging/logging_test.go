@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 var testTime = time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.Local)
@@ -388,5 +390,28 @@ func TestDisabledCallDoesNotAllocate(t *testing.T) {
 		l.Debug(DbgTraceDetail, "DHCP4_BUFFER_RECEIVED", addr, n, addr, 67, iface)
 	}); allocs != 0 {
 		t.Errorf("a disabled debug call allocates %v times", allocs)
+	}
+}
+
+func TestHCLog(t *testing.T) {
+	m, out := newTest(t, Config{Loggers: []LoggerConfig{
+		{Name: RootName, Severity: "INFO", Outputs: []OutputConfig{{Output: "stdout", Flush: true, Pattern: "%c %p %m\n"}}},
+		{Name: "kea-dhcp4.packets", Severity: "DEBUG", DebugLevel: 40},
+	}}, nil)
+	h := m.Logger(RootName).HCLog()
+	h.Debug("HIDDEN")
+	h.With("iface", "eth0").Warn("DHCP4_PACKET_SEND_FAIL failed to send", "error", "EPERM")
+	p := h.Named("packets")
+	p.Debug("DHCP4_PACKET_DROP", "reason", "no subnet")
+	p.Trace("HIDDEN_TRACE")
+	p.StandardLogger(nil).Print("from log")
+	want := "kea-dhcp4 WARN DHCP4_PACKET_SEND_FAIL failed to send iface=eth0 error=EPERM\n" +
+		"kea-dhcp4.packets DEBUG DHCP4_PACKET_DROP reason=no subnet\n" +
+		"kea-dhcp4.packets INFO from log\n"
+	if out.String() != want {
+		t.Errorf("got  %q\nwant %q", out.String(), want)
+	}
+	if h.IsDebug() || !p.IsDebug() || p.IsTrace() || p.GetLevel() != hclog.Debug || p.Name() != "kea-dhcp4.packets" {
+		t.Errorf("levels: root debug %v, packets debug %v trace %v level %v", h.IsDebug(), p.IsDebug(), p.IsTrace(), p.GetLevel())
 	}
 }
