@@ -66,6 +66,10 @@ type Server struct {
 	ports    netio.Ports
 	free     sync.Pool
 	disabled atomic.Bool
+	// commits carries replies to the committer goroutine; committed is
+	// closed when it has finished.
+	commits   chan pending
+	committed chan struct{}
 	readers  sync.WaitGroup
 	// progress counts handled packets per worker, for Healthy.
 	progress []atomic.Uint64
@@ -90,6 +94,9 @@ func New(c Config) *Server {
 	s.free.New = func() any { return &Packet{Packet: netio.Packet{Buf: make([]byte, MaxPacket)}} }
 	workers := max(c.Workers, 1)
 	s.progress = make([]atomic.Uint64, workers)
+	s.commits = make(chan pending, 4*maxBatch)
+	s.committed = make(chan struct{})
+	go s.commit()
 	s.pool = dispatch.New(workers, c.QueueSize, s.handle)
 	return s
 }
@@ -149,15 +156,15 @@ func (s *Server) Serve(c netio.Conn) {
 func (s *Server) Close() {
 	s.readers.Wait()
 	s.pool.Close()
+	close(s.commits)
+	<-s.committed
 }
 
-// handle answers one query on worker w.
+// handle answers one query on worker w. A reply that grants or changes a
+// lease is handed to the committer, which sends it once the change is
+// durable; the worker goes on with the next query meanwhile.
 func (s *Server) handle(w int, p *Packet) {
-	defer func() {
-		s.progress[w].Add(1)
-		p.conn = nil
-		s.free.Put(p)
-	}()
+	s.progress[w].Add(1)
 	e := s.engine.Load()
 	res := e.HandleBytes(p.Buf[:p.N], dhcp4.Request{
 		Iface:       p.Iface,
@@ -168,23 +175,84 @@ func (s *Server) handle(w int, p *Packet) {
 		Dst:         p.Dst,
 	})
 	if len(res.Changes) > 0 {
-		if err := s.journal.Commit(res.Changes...); err != nil {
-			e.Undo(res.Changes)
-			s.log.Error("DHCPSRV_MEMFILE_WRITE_FAIL failed to write lease changes; reply dropped", "error", err)
+		s.commits <- pending{p: p, e: e, res: res}
+		return
+	}
+	s.send(p, &res)
+	s.release(p)
+}
+
+// pending is a reply waiting for its lease changes to be durable.
+type pending struct {
+	p   *Packet
+	e   *dhcp4.Engine
+	res dhcp4.Result
+}
+
+// commit makes lease changes durable in batches: everything that queued up
+// while the previous flush ran goes into one Journal.Commit (one
+// fdatasync), and only then are those replies sent. If the flush fails,
+// every change of the batch is undone, newest first, and the replies are
+// dropped: the clients retry.
+func (s *Server) commit() {
+	defer close(s.committed)
+	var batch []pending
+	var changes []lease.Change
+	for first := range s.commits {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case next, ok := <-s.commits:
+				if !ok {
+					break more
+				}
+				batch = append(batch, next)
+			default:
+				break more
+			}
+		}
+		changes = changes[:0]
+		for _, b := range batch {
+			changes = append(changes, b.res.Changes...)
+		}
+		err := s.journal.Commit(changes...)
+		if err != nil {
+			s.log.Error("DHCPSRV_MEMFILE_WRITE_FAIL failed to write lease changes; replies dropped", "error", err, "replies", len(batch))
+		}
+		for i := len(batch) - 1; err != nil && i >= 0; i-- {
+			batch[i].e.Undo(batch[i].res.Changes)
 			s.stats.Add("pkt4-receive-drop", 1)
-			return
+		}
+		for i := range batch {
+			if err == nil {
+				s.send(batch[i].p, &batch[i].res)
+			}
+			s.release(batch[i].p)
+			batch[i] = pending{}
 		}
 	}
+}
+
+// maxBatch bounds one flush's batch so a burst cannot delay the first
+// replies behind an unbounded write.
+const maxBatch = 512
+
+func (s *Server) send(p *Packet, res *dhcp4.Result) {
 	if res.Reply == nil {
 		if s.log.IsDebug() {
 			s.log.Debug("DHCP4_PACKET_DROP", "reason", res.Reason, "iface", p.Iface, "src", p.Src)
 		}
 		return
 	}
-	if err := p.conn.Send(s.reply(p, &res)); err != nil {
+	if err := p.conn.Send(s.reply(p, res)); err != nil {
 		s.log.Warn("DHCP4_PACKET_SEND_FAIL failed to send DHCPv4 packet", "error", err, "dst", res.Dst)
-		return
 	}
+}
+
+func (s *Server) release(p *Packet) {
+	p.conn = nil
+	s.free.Put(p)
 }
 
 // reply turns the engine's addressing into netio's. A reply goes out raw
