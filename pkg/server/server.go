@@ -70,7 +70,7 @@ type Server struct {
 	// closed when it has finished.
 	commits   chan pending
 	committed chan struct{}
-	readers  sync.WaitGroup
+	readers   sync.WaitGroup
 	// progress counts handled packets per worker, for Healthy.
 	progress []atomic.Uint64
 }
