@@ -12,7 +12,8 @@ import (
 type State uint32
 
 // Kea's lease states. Released (3) exists only from Kea 3.0 on; Kea 2.2
-// rejects it.
+// never writes it, though its memfile reader accepts any number (checked
+// with Kea 2.2's kea-lfc).
 const (
 	StateDefault   State = 0
 	StateDeclined  State = 1
