@@ -15,34 +15,34 @@ const (
 	protoUDP      = 17
 )
 
-// ErrNotForUs is returned for frames the filter should have dropped:
+// errNotForUs is returned for frames the filter should have dropped:
 // not IPv4/UDP, fragments, or another port.
-var ErrNotForUs = errors.New("netio: not a UDP datagram for the server port")
+var errNotForUs = errors.New("netio: not a UDP datagram for the server port")
 
-// ErrMalformed is returned for frames whose headers do not add up.
-var ErrMalformed = errors.New("netio: malformed IPv4/UDP datagram")
+// errMalformed is returned for frames whose headers do not add up.
+var errMalformed = errors.New("netio: malformed IPv4/UDP datagram")
 
 // parseDatagram finds the UDP payload of an IPv4 packet addressed to
 // port, and the addresses and ports around it. b starts at the IPv4 header.
 func parseDatagram(b []byte, port uint16) (payload []byte, src, dst netip.AddrPort, err error) {
 	if len(b) < ipv4HeaderLen || b[0]>>4 != 4 {
-		return nil, src, dst, ErrMalformed
+		return nil, src, dst, errMalformed
 	}
 	ihl := int(b[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(b[2:4]))
 	if ihl < ipv4HeaderLen || total < ihl+udpHeaderLen || total > len(b) {
-		return nil, src, dst, ErrMalformed
+		return nil, src, dst, errMalformed
 	}
 	if b[9] != protoUDP || binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 {
-		return nil, src, dst, ErrNotForUs // not UDP, or a fragment
+		return nil, src, dst, errNotForUs // not UDP, or a fragment
 	}
 	u := b[ihl:total]
 	if binary.BigEndian.Uint16(u[2:4]) != port {
-		return nil, src, dst, ErrNotForUs
+		return nil, src, dst, errNotForUs
 	}
 	ulen := int(binary.BigEndian.Uint16(u[4:6]))
 	if ulen < udpHeaderLen || ulen > len(u) {
-		return nil, src, dst, ErrMalformed
+		return nil, src, dst, errMalformed
 	}
 	srcIP := netip.AddrFrom4([4]byte(b[12:16]))
 	dstIP := netip.AddrFrom4([4]byte(b[16:20]))

@@ -22,7 +22,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 	if !bytes.Equal(got, payload) || s != src || d != dst {
 		t.Errorf("parsed %q %s %s", got, s, d)
 	}
-	if _, _, _, err := parseDatagram(b, 67); !errors.Is(err, ErrNotForUs) {
+	if _, _, _, err := parseDatagram(b, 67); !errors.Is(err, errNotForUs) {
 		t.Errorf("wrong port: %v", err)
 	}
 }
@@ -47,12 +47,12 @@ func TestParseRejects(t *testing.T) {
 		b    []byte
 		want error
 	}{
-		{"short", good[:10], ErrMalformed},
-		{"IPv6", mod(func(b []byte) { b[0] = 0x60 }), ErrMalformed},
-		{"TCP", mod(func(b []byte) { b[9] = 6 }), ErrNotForUs},
-		{"fragment", mod(func(b []byte) { b[7] = 1 }), ErrNotForUs},
-		{"total length past the end", mod(func(b []byte) { b[2] = 0xff }), ErrMalformed},
-		{"UDP length past the end", mod(func(b []byte) { b[24] = 0xff }), ErrMalformed},
+		{"short", good[:10], errMalformed},
+		{"IPv6", mod(func(b []byte) { b[0] = 0x60 }), errMalformed},
+		{"TCP", mod(func(b []byte) { b[9] = 6 }), errNotForUs},
+		{"fragment", mod(func(b []byte) { b[7] = 1 }), errNotForUs},
+		{"total length past the end", mod(func(b []byte) { b[2] = 0xff }), errMalformed},
+		{"UDP length past the end", mod(func(b []byte) { b[24] = 0xff }), errMalformed},
 	}
 	for _, tt := range tests {
 		if _, _, _, err := parseDatagram(tt.b, 67); !errors.Is(err, tt.want) {
@@ -71,7 +71,7 @@ func FuzzParseFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		payload, src, dst, err := parseDatagram(b, 67)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotForUs) {
+			if !errors.Is(err, errMalformed) && !errors.Is(err, errNotForUs) {
 				t.Fatalf("unexpected error %v", err)
 			}
 			return

@@ -26,8 +26,11 @@ import (
 )
 
 // Packet is one received query: the DHCP payload at Buf[:N] and where it
-// came from. Buf is the caller's; reading never allocates.
+// came from. Buf is the caller's and is reused; reading allocates nothing
+// once SrcMAC has room for a MAC, so a pool of Packets serves a reader.
 type Packet struct {
+	// Buf receives the datagram (1500 bytes hold any Ethernet frame);
+	// the DHCP payload is left at Buf[:N].
 	Buf []byte
 	N   int
 	// Iface and IfIndex name the receiving interface; IfaceAddrs are its
@@ -35,9 +38,10 @@ type Packet struct {
 	Iface      string
 	IfIndex    int
 	IfaceAddrs []netip.Prefix
-	Src        netip.AddrPort
-	// SrcMAC is the frame's source MAC (nil on UDP sockets, which do not
-	// see it).
+	// Src is the query's IPv4 source address and port.
+	Src netip.AddrPort
+	// SrcMAC is the frame's source MAC (empty on UDP sockets, which do
+	// not see it).
 	SrcMAC net.HardwareAddr
 	// Dst is the query's destination address: 255.255.255.255 for a
 	// broadcast.
@@ -46,13 +50,16 @@ type Packet struct {
 
 // Reply is one reply and how to address it, as the engine decided.
 type Reply struct {
+	// Payload is the DHCP message, Dst where it goes (address and port,
+	// used as given).
 	Payload []byte
 	Dst     netip.AddrPort
 	// DstMAC is the Ethernet destination for a reply sent to a client
 	// that has no address yet; Broadcast sends to ff:ff:ff:ff:ff:ff.
 	DstMAC    net.HardwareAddr
 	Broadcast bool
-	// Src is the source address; the interface's first address if unset.
+	// Src is the source address; the interface's first address if unset
+	// or not the interface's.
 	Src netip.Addr
 	// ToClient is true when Dst is the address being handed out
 	// (yiaddr) rather than one the client already uses: such a reply
@@ -73,7 +80,8 @@ type Conn interface {
 }
 
 // Ports are the server and client ports; 67 and 68 unless -p/-P say
-// otherwise.
+// otherwise. Conns listen on and send from Server; Client is carried for
+// the engine, which puts it in Reply.Dst.
 type Ports struct {
 	Server, Client uint16
 }
