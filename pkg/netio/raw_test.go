@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -142,6 +143,7 @@ func TestRawSendRouted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
+	cc.SetReadDeadline(time.Now().Add(10 * time.Second)) // only so a lost reply fails instead of hanging
 	if err := c.Send(&Reply{Payload: []byte("ack"), Dst: netip.MustParseAddrPort("10.200.1.2:68")}); err != nil {
 		t.Fatal(err)
 	}
@@ -238,5 +240,34 @@ func TestRawOtherHost(t *testing.T) {
 	p := Packet{Buf: make([]byte, 1500)}
 	if err := c.Read(&p); err != nil || string(p.Buf[:p.N]) != "discover" {
 		t.Errorf("read %q, %v; want the discover", p.Buf[:p.N], err)
+	}
+}
+
+// TestRawSendRelayed sends a reply to a relay whose giaddr is a subnet
+// away, behind a router on the link: the UDP socket routes it out of the
+// interface, from the server port.
+func TestRawSendRelayed(t *testing.T) {
+	l, c, _ := rawLab(t, DefaultPorts)
+	l.ip("-n", l.client, "addr", "add", "10.200.1.2/24", "dev", "tl0c")
+	l.ip("-n", l.client, "addr", "add", "10.200.9.1/24", "dev", "lo")
+	l.ip("-n", l.server, "route", "add", "10.200.9.0/24", "via", "10.200.1.2")
+	var relay *net.UDPConn
+	var err error
+	in(t, l.cns, func() { relay, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 67}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	relay.SetReadDeadline(time.Now().Add(10 * time.Second)) // only so a lost reply fails instead of hanging
+	if err := c.Send(&Reply{Payload: []byte("relayed offer"), Dst: netip.MustParseAddrPort("10.200.9.1:67")}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	n, from, err := relay.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(buf[:n]) != "relayed offer" || from != netip.MustParseAddrPort("10.200.1.1:67") {
+		t.Errorf("relay got %q from %s, want \"relayed offer\" from 10.200.1.1:67", buf[:n], from)
 	}
 }
