@@ -107,7 +107,11 @@ func serve(o options, stdout, stderr io.Writer) int {
 func (d *service) run(ctx context.Context) error {
 	c := &d.cfg.Dhcp4
 	ld := c.LeaseDatabase
-	j, err := memfile.Open(memfile.Options{Path: ld.Name, Persist: ld.Persist, MaxRowErrors: int(ld.MaxRowErrors)})
+	// The bbolt mirror beside the CSV makes restarts as fast as the live
+	// lease set is small, whatever the file's history; the CSV stays the
+	// source of truth.
+	j, err := memfile.Open(memfile.Options{Path: ld.Name, Persist: ld.Persist, MaxRowErrors: int(ld.MaxRowErrors),
+		Mirror: ld.Name + ".mirror"})
 	if err != nil {
 		return err
 	}
@@ -208,6 +212,16 @@ func (d *service) run(ctx context.Context) error {
 		go j.RunCleanup(ctx, t.C, func(err error) {
 			if err != nil {
 				d.log.Error("DHCPSRV_MEMFILE_LFC_EXECUTE_FAIL lease file cleanup failed", "error", err)
+			}
+		})
+	}
+
+	if ld.Persist {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		go j.RunCheckpoint(ctx, t.C, func(err error) {
+			if err != nil {
+				d.log.Warn("DHCPSRV_MEMFILE_MIRROR_FAIL lease mirror checkpoint failed; the CSV is unaffected", "error", err)
 			}
 		})
 	}
@@ -316,7 +330,7 @@ func resolveAuth(a *config.Authentication) (*ctrl.Auth, error) {
 				return nil, err
 			}
 		}
-		out.Clients = append(out.Clients, ctrl.Client{User: u, Password: p})
+		out.Clients = append(out.Clients, ctrl.User{Name: u, Password: p})
 	}
 	return out, nil
 }

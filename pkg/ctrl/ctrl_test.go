@@ -141,7 +141,7 @@ func post(t *testing.T, c *http.Client, url, ctype, body string, hdr map[string]
 }
 
 func TestHTTP(t *testing.T) {
-	h := &HTTPHandler{Registry: newTestRegistry(t), Auth: &Auth{Clients: []Client{{"admin", "s3cret"}}},
+	h := &HTTPHandler{Registry: newTestRegistry(t), Auth: &Auth{Clients: []User{{"admin", "s3cret"}}},
 		Filter: func(cmd string) bool { return cmd != "forbidden" }}
 	srv, err := ListenHTTP("127.0.0.1:0", h, nil)
 	if err != nil {
@@ -352,5 +352,46 @@ func TestUnix(t *testing.T) {
 	c.Close()
 	if !strings.HasPrefix(string(b), `{"result":1,`) {
 		t.Errorf("half a command: got %s", b)
+	}
+}
+
+func TestClient(t *testing.T) {
+	reg := newTestRegistry(t)
+	sock := filepath.Join(t.TempDir(), "c.sock")
+	u, err := ListenUnix(sock, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	h, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: reg, Auth: &Auth{Clients: []User{{"a", "b"}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(time.Second)
+	url := "http://" + h.Addr().String() + "/"
+	tests := []struct {
+		name    string
+		c       Client
+		wantErr string
+	}{
+		{name: "unix", c: Client{Socket: sock}},
+		{name: "http", c: Client{URL: url, User: "a", Pass: "b"}},
+		{name: "wrong password", c: Client{URL: url, User: "a", Pass: "x"}, wantErr: "refused the credentials"},
+		{name: "no daemon on the socket", c: Client{Socket: filepath.Join(t.TempDir(), "none")}, wantErr: "is twinleaf-dhcp4 running"},
+		{name: "nothing listening", c: Client{URL: "http://127.0.0.1:1/"}, wantErr: "nothing listens"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ans, err := tt.c.Call(context.Background(), "echo", map[string]int{"n": 1})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || ans.Result != 0 || ans.Text != "echoed" {
+				t.Fatalf("answer %+v, err %v", ans, err)
+			}
+		})
 	}
 }

@@ -31,16 +31,16 @@ const (
 	MaxConcurrent = 16
 )
 
-// Client is one basic-auth user.
-type Client struct {
-	User, Password string
+// User is one basic-auth user.
+type User struct {
+	Name, Password string
 }
 
 // Auth is Kea's "authentication" block, already resolved (user-file and
 // password-file read by the caller).
 type Auth struct {
 	Realm   string
-	Clients []Client
+	Clients []User
 }
 
 // HTTPHandler serves Kea's command protocol over HTTP: POST with
@@ -126,7 +126,7 @@ func (h *HTTPHandler) authorized(r *http.Request) bool {
 		return false
 	}
 	for _, c := range h.Auth.Clients {
-		if subtle.ConstantTimeCompare([]byte(c.User), []byte(user)) == 1 &&
+		if subtle.ConstantTimeCompare([]byte(c.Name), []byte(user)) == 1 &&
 			subtle.ConstantTimeCompare([]byte(c.Password), []byte(pass)) == 1 {
 			return true
 		}
