@@ -473,7 +473,13 @@ func (d *dec) authentication(n *Node, path string) *Authentication {
 
 func (d *dec) leaseDatabase(n *Node, path string, l *LeaseDatabase) {
 	d.object(n, path, map[string]field{
-		"type":                d.oneOf(&l.Type, "memfile"),
+		"type": func(v *Node, p string) {
+			if v.Kind == String && (v.Text == "mysql" || v.Text == "postgresql") {
+				d.errf(v, p, "supported by Kea, not yet by twinleaf: lease-database type %q; use \"memfile\"", v.Text)
+				return
+			}
+			d.oneOf(&l.Type, "memfile")(v, p)
+		},
 		"name":                d.str(&l.Name),
 		"persist":             d.boolean(&l.Persist),
 		"lfc-interval":        d.u32(&l.LFCInterval, 0, math.MaxUint32),

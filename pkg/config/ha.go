@@ -183,7 +183,11 @@ func (d *dec) validateHA(n *Node, path string, h *HA) {
 		d.errf(n, path, "\"this-server-name\" is missing; it names this server's entry in peers")
 	}
 	if h.Mode == "" {
-		d.errf(n, path, "\"mode\" is missing; use hot-standby, load-balancing or passive-backup")
+		// A bad value was reported where it stands; only say "missing"
+		// when it is.
+		if n.Get("mode") == nil {
+			d.errf(n, path, "\"mode\" is missing; use hot-standby, load-balancing or passive-backup")
+		}
 		return
 	}
 	roles := map[string]int{}

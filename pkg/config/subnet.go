@@ -140,7 +140,8 @@ func (d *dec) pools(n *Node, path string, s *Subnet, defs *option.Defs) {
 			d.errf(pn, ep+"/pool", "%v", err)
 			return
 		}
-		pl.First, pl.Last = first, last
+		// Checks on the range point at the range itself.
+		pl.Pos, pl.First, pl.Last = pn.Pos, first, last
 		s.Pools = append(s.Pools, pl)
 	})
 }
