@@ -39,7 +39,9 @@ var types = map[Type]bool{Empty: true, Binary: true, Boolean: true, Int8: true, 
 	Uint8: true, Uint16: true, Uint32: true, IPv4Address: true, IPv6Address: true, IPv6Prefix: true,
 	PSID: true, String: true, Tuple: true, FQDN: true, Record: true, Internal: true}
 
-// ParseType checks a type name from an option-def entry.
+// ParseType checks a type name from an option-def entry. "internal" is
+// Kea's own type for options with a special text form and cannot be
+// given in an option-def.
 func ParseType(s string) (Type, error) {
 	if !types[Type(s)] || s == string(Internal) {
 		return "", fmt.Errorf("%q is not an option data type; expected one of binary, boolean, empty, fqdn, int8, int16, int32, ipv4-address, ipv6-address, ipv6-prefix, psid, record, string, tuple, uint8, uint16, uint32", s)
@@ -47,14 +49,18 @@ func ParseType(s string) (Type, error) {
 	return Type(s), nil
 }
 
-// Def is one option definition.
+// Def is one option definition: what Kea's option-def entries and its
+// built-in table say about an option code in a space.
 type Def struct {
-	Name        string
-	Code        uint8
-	Space       string
-	Type        Type
+	Name  string
+	Code  uint8
+	Space string
+	Type  Type
+	// Array makes the option a list of Type values; for a record, the
+	// last field repeats.
 	Array       bool
 	RecordTypes []Type
+	// Encapsulate names the space of the option's sub-options, if any.
 	Encapsulate string
 }
 
@@ -63,18 +69,22 @@ const (
 	SpaceDHCP4     = "dhcp4"
 	SpaceAgent     = "dhcp-agent-options-space"
 	SpaceVendorEnc = "vendor-encapsulated-options-space"
+	SpaceCableLabs = "cablelabs-client-conf"
 )
 
-// Defs is a registry of definitions by space, name and code.
+// Defs is a registry of definitions by space, name and code. It is built
+// once per configuration and only read afterwards.
 type Defs struct {
 	byName map[string]map[string]Def
 	byCode map[string]map[uint8]Def
+	added  map[string]map[uint8]bool // definitions that came from Add
 }
 
-// Std returns a fresh registry holding Kea's standard DHCPv4 definitions
-// and the relay agent sub-options.
+// Std returns a fresh registry holding Kea's standard DHCPv4 definitions,
+// the relay agent (option 82) sub-options and Kea's last-resort definition
+// of option 43.
 func Std() *Defs {
-	d := &Defs{byName: map[string]map[string]Def{}, byCode: map[string]map[uint8]Def{}}
+	d := &Defs{byName: map[string]map[string]Def{}, byCode: map[string]map[uint8]Def{}, added: map[string]map[uint8]bool{}}
 	for _, def := range std {
 		d.put(def)
 	}
@@ -90,39 +100,107 @@ func (d *Defs) put(def Def) {
 	d.byCode[def.Space][def.Code] = def
 }
 
-// Add registers an option-def entry. As in Kea, a definition may not reuse
-// a standard option's name or code in the dhcp4 space, nor clash with an
-// earlier definition.
+// Add registers an option-def entry after the checks Kea makes: a valid
+// name and space, a shape Kea can encode, and no clash with a definition
+// already in the space. Standard dhcp4 options cannot be redefined, except
+// option 43, whose standard definition is only a last resort. Standard
+// definitions in other spaces (the option 82 sub-options, which Kea 2.2
+// does not have) give way to the configuration's, so 2.2 configurations
+// that define them still load.
 func (d *Defs) Add(def Def) error {
 	if def.Space == "" {
 		def.Space = SpaceDHCP4
 	}
-	if def.Name == "" {
-		return fmt.Errorf("option definition has no name")
-	}
-	if old, ok := d.byName[def.Space][def.Name]; ok {
-		return fmt.Errorf("option definition %q in space %q clashes with the definition of option %d", def.Name, def.Space, old.Code)
-	}
-	if old, ok := d.byCode[def.Space][def.Code]; ok {
-		return fmt.Errorf("option code %d in space %q is already defined as %q", def.Code, def.Space, old.Name)
+	if err := def.check(); err != nil {
+		return err
 	}
 	if def.Space == SpaceDHCP4 && (def.Code == 0 || def.Code == 255) {
-		return fmt.Errorf("option code %d is reserved (pad/end)", def.Code)
+		return fmt.Errorf("option definition %q: code %d is reserved for %s; pick a code from 1 to 254",
+			def.Name, def.Code, map[uint8]string{0: "PAD", 255: "END"}[def.Code])
 	}
-	if def.Type == Record && len(def.RecordTypes) == 0 {
-		return fmt.Errorf("option definition %q has type record but no record-types", def.Name)
+	replaceable := func(old Def) bool {
+		return !d.added[old.Space][old.Code] && (old.Space != SpaceDHCP4 || old.Code == 43)
+	}
+	if old, ok := d.byName[def.Space][def.Name]; ok && !replaceable(old) {
+		return fmt.Errorf("option definition %q in space %q: the name is already used by option %d; choose another name", def.Name, def.Space, old.Code)
+	}
+	if old, ok := d.byCode[def.Space][def.Code]; ok && !replaceable(old) {
+		return fmt.Errorf("option definition %q in space %q: code %d is already defined as %q; choose another code", def.Name, def.Space, def.Code, old.Name)
+	}
+	if old, ok := d.byCode[def.Space][def.Code]; ok {
+		delete(d.byName[def.Space], old.Name)
+	}
+	if old, ok := d.byName[def.Space][def.Name]; ok {
+		delete(d.byCode[def.Space], old.Code)
 	}
 	d.put(def)
+	if d.added[def.Space] == nil {
+		d.added[def.Space] = map[uint8]bool{}
+	}
+	d.added[def.Space][def.Code] = true
 	return nil
 }
 
-// ByName finds a definition.
+// check applies Kea's rules for a well-formed definition.
+func (def Def) check() error {
+	if !validName(def.Name) {
+		return fmt.Errorf("option definition %q: invalid name; use letters, digits, '-' and '_', not starting or ending with '-' or '_'", def.Name)
+	}
+	if !validName(def.Space) {
+		return fmt.Errorf("option definition %q: invalid space name %q", def.Name, def.Space)
+	}
+	if def.Encapsulate != "" && !validName(def.Encapsulate) {
+		return fmt.Errorf("option definition %q: invalid encapsulated space name %q", def.Name, def.Encapsulate)
+	}
+	if !types[def.Type] {
+		return fmt.Errorf("option definition %q: unknown type %q", def.Name, def.Type)
+	}
+	if def.Type != Record {
+		if len(def.RecordTypes) > 0 {
+			return fmt.Errorf("option definition %q: record-types given for type %s; use type record or drop record-types", def.Name, def.Type)
+		}
+		if def.Array && (def.Type == String || def.Type == Binary || def.Type == Empty) {
+			return fmt.Errorf("option definition %q: an array of %s is not allowed; its items could not be told apart", def.Name, def.Type)
+		}
+		return nil
+	}
+	if len(def.RecordTypes) < 2 {
+		return fmt.Errorf("option definition %q: a record needs at least 2 record-types, got %d", def.Name, len(def.RecordTypes))
+	}
+	for i, t := range def.RecordTypes {
+		last := i == len(def.RecordTypes)-1
+		switch {
+		case t == Empty || t == Record || t == Internal || !types[t]:
+			return fmt.Errorf("option definition %q: %q cannot be a record field", def.Name, t)
+		case (t == String || t == Binary) && !last:
+			return fmt.Errorf("option definition %q: a %s field can only be the last field of a record", def.Name, t)
+		case (t == String || t == Binary) && def.Array:
+			return fmt.Errorf("option definition %q: an array record cannot end in a %s field", def.Name, t)
+		}
+	}
+	return nil
+}
+
+// validName is Kea's rule for option and space names.
+func validName(s string) bool {
+	if s == "" || strings.ContainsAny(s[:1], "-_") || strings.ContainsAny(s[len(s)-1:], "-_") {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ByName finds a definition by space and name.
 func (d *Defs) ByName(space, name string) (Def, bool) {
 	def, ok := d.byName[space][name]
 	return def, ok
 }
 
-// ByCode finds a definition.
+// ByCode finds a definition by space and code.
 func (d *Defs) ByCode(space string, code uint8) (Def, bool) {
 	def, ok := d.byCode[space][code]
 	return def, ok
@@ -130,7 +208,7 @@ func (d *Defs) ByCode(space string, code uint8) (Def, bool) {
 
 // Names lists the option names of a space, sorted, for "did you mean".
 func (d *Defs) Names(space string) []string {
-	var out []string
+	out := make([]string, 0, len(d.byName[space]))
 	for n := range d.byName[space] {
 		out = append(out, n)
 	}
@@ -162,8 +240,10 @@ func agent(code uint8, name string, t Type) Def {
 	return Def{Name: name, Code: code, Space: SpaceAgent, Type: t}
 }
 
-// std is Kea's standard DHCPv4 option table (std_option_defs.h) and the
-// option 82 sub-options.
+// std is Kea's standard DHCPv4 option table as of Kea 3.0 (2.2 lacks 121,
+// 122, 143, 151-157 and 162, and the option 82 sub-options), the option 82
+// sub-options, and the last-resort definition of option 43. Arrays of
+// records repeat their last field.
 var std = []Def{
 	d4(1, "subnet-mask", IPv4Address, false), d4(2, "time-offset", Int32, false),
 	d4(3, "routers", IPv4Address, true), d4(4, "time-servers", IPv4Address, true),
@@ -204,7 +284,7 @@ var std = []Def{
 	d4(72, "www-server", IPv4Address, true), d4(73, "finger-server", IPv4Address, true),
 	d4(74, "irc-server", IPv4Address, true), d4(75, "streettalk-server", IPv4Address, true),
 	d4(76, "streettalk-directory-assistance-server", IPv4Address, true), d4(77, "user-class", Binary, false),
-	d4(78, "slp-directory-agent", Record, false, Boolean, IPv4Address), d4(79, "slp-service-scope", Record, false, Boolean, String),
+	d4(78, "slp-directory-agent", Record, true, Boolean, IPv4Address), d4(79, "slp-service-scope", Record, false, Boolean, String),
 	d4(81, "fqdn", Record, false, Uint8, Uint8, Uint8, FQDN),
 	{Name: "dhcp-agent-options", Code: 82, Space: SpaceDHCP4, Type: Empty, Encapsulate: SpaceAgent},
 	d4(85, "nds-servers", IPv4Address, true), d4(86, "nds-tree-name", String, false),
@@ -219,18 +299,25 @@ var std = []Def{
 	d4(116, "auto-config", Uint8, false), d4(117, "name-service-search", Uint16, true),
 	d4(118, "subnet-selection", IPv4Address, false), d4(119, "domain-search", FQDN, true),
 	d4(121, "classless-static-route", Internal, false),
+	{Name: "cablelabs-client-conf", Code: 122, Space: SpaceDHCP4, Type: Empty, Encapsulate: SpaceCableLabs},
 	d4(124, "vivco-suboptions", Record, false, Uint32, Binary),
 	d4(125, "vivso-suboptions", Uint32, false),
 	d4(136, "pana-agent", IPv4Address, true), d4(137, "v4-lost", FQDN, false),
 	d4(138, "capwap-ac-v4", IPv4Address, true), d4(141, "sip-ua-cs-domains", FQDN, true),
-	d4(146, "rdnss-selection", Record, false, Uint8, IPv4Address, IPv4Address, FQDN),
+	d4(143, "v4-sztp-redirect", Tuple, true),
+	d4(146, "rdnss-selection", Record, true, Uint8, IPv4Address, IPv4Address, FQDN),
+	d4(151, "status-code", Record, false, Uint8, String), d4(152, "base-time", Uint32, false),
+	d4(153, "start-time-of-state", Uint32, false), d4(154, "query-start-time", Uint32, false),
+	d4(155, "query-end-time", Uint32, false), d4(156, "dhcp-state", Uint8, false),
+	d4(157, "data-source", Uint8, false),
 	d4(159, "v4-portparams", Record, false, Uint8, PSID),
-	d4(212, "option-6rd", Record, false, Uint8, Uint8, IPv6Address, IPv4Address),
+	d4(162, "v4-dnr", Internal, false),
+	d4(212, "option-6rd", Record, true, Uint8, Uint8, IPv6Address, IPv4Address),
 	d4(213, "v4-access-domain", FQDN, false),
 
 	agent(1, "circuit-id", Binary), agent(2, "remote-id", Binary), agent(4, "docsis-device-class", Uint32),
-	agent(5, "link-selection", IPv4Address), agent(6, "subscriber-id", Binary), agent(7, "radius", Binary),
-	agent(8, "auth", Binary), agent(9, "vendor-specific-info", Binary), agent(10, "relay-flags", Binary),
+	agent(5, "link-selection", IPv4Address), agent(6, "subscriber-id", String), agent(7, "radius", Binary),
+	agent(8, "auth", Binary), agent(9, "vendor-specific-info", Binary), agent(10, "relay-flags", Uint8),
 	agent(11, "server-id-override", IPv4Address), agent(12, "relay-id", Binary),
 	agent(13, "access-techno-type", Uint16), agent(14, "access-network-name", String),
 	agent(15, "access-point-name", String), agent(16, "access-point-bssid", Binary),
