@@ -455,8 +455,9 @@ func (d *dec) authentication(n *Node, path string) *Authentication {
 				var cl AuthClient
 				d.object(e, ep, map[string]field{"user": d.str(&cl.User), "user-file": d.str(&cl.UserFile),
 					"password": d.str(&cl.Password), "password-file": d.str(&cl.PasswordFile)})
-				if cl.User == "" && cl.UserFile == "" {
-					d.errf(e, ep, "a client needs \"user\" or \"user-file\"")
+				// A password-file alone holds "user:password", as in Kea.
+				if cl.User == "" && cl.UserFile == "" && cl.PasswordFile == "" {
+					d.errf(e, ep, "a client needs \"user\" or \"user-file\" (or a \"password-file\" holding user:password)")
 				}
 				if strings.Contains(cl.User, ":") {
 					d.errf(e, ep+"/user", "user names may not contain ':'")

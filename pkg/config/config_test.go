@@ -458,3 +458,58 @@ func TestWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestNumbers checks number forms: Kea's lexer takes a leading dot.
+func TestNumbers(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want float64
+		ok   bool
+	}{
+		{".5", 0.5, true},
+		{"0.25", 0.25, true},
+		{"1.", 0, false},
+		{"01", 0, false},
+		{"1e", 0, false},
+		{"--1", 0, false},
+	} {
+		src := `{"Dhcp4": {"calculate-tee-times": true, "t2-percent": 0.9, "t1-percent": ` + tt.text + `}}`
+		c, err := Parse("n.conf", []byte(src))
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok %v", tt.text, err, tt.ok)
+			continue
+		}
+		if err == nil && *c.Dhcp4.T1Percent != tt.want {
+			t.Errorf("%s: t1-percent = %v, want %v", tt.text, *c.Dhcp4.T1Percent, tt.want)
+		}
+	}
+}
+
+// TestControlSockets checks both spellings and the defaults of HTTP
+// sockets.
+func TestControlSockets(t *testing.T) {
+	src := `{"Dhcp4": {"control-sockets": [
+	  {"socket-type": "unix", "socket-name": "/run/kea/kea4.sock"},
+	  {"socket-type": "http", "http-headers": [{"name": "X-Frame-Options", "value": "DENY"}],
+	   "authentication": {"type": "basic", "directory": "/etc/kea/creds",
+	     "clients": [{"user": "admin", "password": "1234"}, {"user-file": "u", "password-file": "p"}, {"password-file": "both"}]}}
+	]}}`
+	c, err := Parse("cs.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := c.Dhcp4.ControlSockets
+	if len(cs) != 2 || cs[0].Type != "unix" || cs[0].Name != "/run/kea/kea4.sock" {
+		t.Fatalf("sockets = %+v", cs)
+	}
+	h := cs[1]
+	if h.Address != "127.0.0.1" || h.Port != 8000 || !h.CertRequired || h.Headers["X-Frame-Options"] != "DENY" {
+		t.Errorf("http socket = %+v", h)
+	}
+	if h.Auth == nil || h.Auth.Realm != "kea-dhcpv4-server" || len(h.Auth.Clients) != 3 || h.Auth.Clients[2].PasswordFile != "both" {
+		t.Errorf("authentication = %+v", h.Auth)
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings %v; a socket with authentication is not open", c.Warnings)
+	}
+}

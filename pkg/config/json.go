@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -260,7 +261,7 @@ func (p *parser) value() (*Node, error) {
 		return p.array()
 	case c == '"':
 		return p.str()
-	case c == '-' || (c >= '0' && c <= '9'):
+	case c == '-' || c == '.' || (c >= '0' && c <= '9'):
 		return p.number()
 	case p.hasPrefix("true"):
 		p.advance(4)
@@ -435,8 +436,20 @@ func (p *parser) number() (*Node, error) {
 		}
 		break
 	}
-	if _, err := strconv.ParseFloat(b.String(), 64); err != nil {
-		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("%q is not a number", b.String())}
+	text := b.String()
+	if _, err := strconv.ParseFloat(text, 64); err != nil {
+		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("%q is not a number", text)}
 	}
-	return &Node{Kind: Number, Pos: pos, Text: b.String()}, nil
+	// Kea's lexer takes ".5" (its all-keys example has "t1-percent": .5);
+	// store it as JSON spells it.
+	if rest, neg := strings.CutPrefix(text, "-"); strings.HasPrefix(rest, ".") {
+		text = "0" + rest
+		if neg {
+			text = "-" + text
+		}
+	}
+	if !json.Valid([]byte(text)) {
+		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("%q is not a number as JSON writes them", b.String())}
+	}
+	return &Node{Kind: Number, Pos: pos, Text: text}, nil
 }
