@@ -29,7 +29,7 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		return ctrl.Success(buildReport(), nil)
 	})
 	reg("config-get", func(context.Context, json.RawMessage) ctrl.Answer {
-		return ctrl.Success("", d.cfg.Effective())
+		return ctrl.Success("", d.current().Effective())
 	})
 	reg("status-get", func(context.Context, json.RawMessage) ctrl.Answer {
 		serving, missing := d.watcher.Status()
@@ -42,7 +42,7 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 			sockets = map[string]any{"status": "retrying", "errors": errs}
 		}
 		_ = serving
-		mt := d.cfg.Dhcp4.MultiThreading
+		mt := d.current().Dhcp4.MultiThreading
 		return ctrl.Success("", map[string]any{
 			"pid": os.Getpid(), "uptime": int(time.Since(d.start).Seconds()), "reload": int(time.Since(d.start).Seconds()),
 			"multi-threading-enabled": mt.Enable, "sockets": sockets,
@@ -52,7 +52,8 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		go d.stop()
 		return ctrl.Success("Shutting down.", nil)
 	})
-	if !d.cfg.Dhcp4.LeaseCmds {
+	d.registerConfigCommands(reg)
+	if !d.current().Dhcp4.LeaseCmds {
 		return
 	}
 	reg("lease4-get-all", func(context.Context, json.RawMessage) ctrl.Answer {

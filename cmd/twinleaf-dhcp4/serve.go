@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,7 +62,8 @@ func checkConfig(path string, deep bool, stdout, stderr io.Writer) int {
 // service is the running daemon and what it is made of.
 type service struct {
 	o       options
-	cfg     *config.Config
+	cfgp    atomic.Pointer[config.Config]
+	running running
 	log     hclog.Logger
 	store   *lease.Store
 	journal *memfile.Journal
@@ -96,7 +98,8 @@ func serve(o options, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := &service{o: o, cfg: cfg, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel}
+	d := &service{o: o, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel}
+	d.cfgp.Store(cfg)
 	if err := d.run(ctx); err != nil {
 		log.Error("DHCP4_INIT_FAIL failed to initialize Kea server", "error", err)
 		return 1
@@ -105,7 +108,7 @@ func serve(o options, stdout, stderr io.Writer) int {
 }
 
 func (d *service) run(ctx context.Context) error {
-	c := &d.cfg.Dhcp4
+	c := &d.current().Dhcp4
 	ld := c.LeaseDatabase
 	// The bbolt mirror beside the CSV makes restarts as fast as the live
 	// lease set is small, whatever the file's history; the CSV stays the
@@ -131,7 +134,7 @@ func (d *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	eng, err := dhcp4.NewEngine(n, dhcp4.Deps{Store: d.store})
+	eng, err := dhcp4.NewEngine(n, d.engineDeps())
 	if err != nil {
 		return err
 	}
@@ -194,8 +197,9 @@ func (d *service) run(ctx context.Context) error {
 		if err := j.Commit(ch...); err != nil {
 			return err
 		}
+		e := d.srv.Engine()
 		for _, x := range ch {
-			eng.Observe(x)
+			e.Observe(x)
 		}
 		return nil
 	}, Report: func(p lease.Pass, err error) {
@@ -238,7 +242,7 @@ func (d *service) run(ctx context.Context) error {
 		select {
 		case s := <-sig:
 			if s == syscall.SIGHUP {
-				d.log.Warn("DHCP4_DYNRECONFIG reload on SIGHUP is not built yet; restart to apply a new configuration")
+				d.reload()
 				continue
 			}
 			d.log.Info("DHCP4_SHUTDOWN server shutdown", "signal", s.String())
@@ -259,6 +263,14 @@ func (d *service) run(ctx context.Context) error {
 	}
 }
 
+// current is the configuration in force.
+func (d *service) current() *config.Config { return d.cfgp.Load() }
+
+// engineDeps are what every engine the daemon builds shares.
+func (d *service) engineDeps() dhcp4.Deps {
+	return dhcp4.Deps{Store: d.store}
+}
+
 func (d *service) notifyReady() {
 	serving, missing := d.watcher.Status()
 	status := fmt.Sprintf("serving %v, %d leases", serving, d.store.Len())
@@ -272,7 +284,7 @@ func (d *service) notifyReady() {
 // returns how to close them.
 func (d *service) openControlSockets() ([]func(), error) {
 	var closers []func()
-	for _, cs := range d.cfg.Dhcp4.ControlSockets {
+	for _, cs := range d.current().Dhcp4.ControlSockets {
 		switch cs.Type {
 		case "unix":
 			u, err := ctrl.ListenUnix(cs.Name, d.reg)

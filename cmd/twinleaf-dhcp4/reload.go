@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"sync"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
+	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+)
+
+// running holds the configuration in force; reloads swap it whole.
+type running struct {
+	mu  sync.Mutex // serialises reloads
+	cfg *config.Config
+}
+
+// apply makes cfg the running configuration: a new engine is built beside
+// the old one and swapped in atomically, so a configuration that fails to
+// build leaves the old one serving. Settings that need sockets or files
+// reopened are reported, not applied, until the next restart.
+func (d *service) apply(cfg *config.Config) error {
+	d.running.mu.Lock()
+	defer d.running.mu.Unlock()
+	n, err := dhcp4.NewNetwork(&cfg.Dhcp4)
+	if err != nil {
+		return err
+	}
+	eng, err := dhcp4.NewEngine(n, d.engineDeps())
+	if err != nil {
+		return err
+	}
+	old := d.current()
+	for _, k := range restartOnly(&old.Dhcp4, &cfg.Dhcp4) {
+		d.log.Warn("DHCP4_CONFIG_NEEDS_RESTART " + k + " changed; it takes effect at the next restart")
+	}
+	d.srv.SetEngine(eng)
+	d.cfgp.Store(cfg)
+	d.log.Info("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration", "subnets", len(cfg.Dhcp4.Subnets))
+	return nil
+}
+
+// restartOnly names the sections that differ and are opened only at start.
+func restartOnly(a, b *config.Dhcp4) []string {
+	var out []string
+	for _, s := range []struct {
+		name string
+		x, y any
+	}{
+		{"interfaces-config", a.InterfacesConfig, b.InterfacesConfig},
+		{"control-socket(s)", a.ControlSockets, b.ControlSockets},
+		{"lease-database", a.LeaseDatabase, b.LeaseDatabase},
+		{"multi-threading", a.MultiThreading, b.MultiThreading},
+		{"expired-leases-processing", a.ExpiredLeasesProcessing, b.ExpiredLeasesProcessing},
+		{"high-availability", a.HA, b.HA},
+		{"loggers", a.Loggers, b.Loggers},
+	} {
+		if !reflect.DeepEqual(s.x, s.y) {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
+// reload re-reads the -c file (SIGHUP and config-reload), telling systemd.
+func (d *service) reload() error {
+	daemon.SdNotify(false, daemon.SdNotifyReloading)
+	defer d.notifyReady()
+	cfg, err := config.Load(d.o.config)
+	if err != nil {
+		d.log.Error("DHCP4_DYNRECONFIG_FAIL the new configuration was rejected; the old one keeps serving", "error", err)
+		return err
+	}
+	return d.apply(cfg)
+}
+
+// parseArgsConfig reads config-set/config-test arguments: {"Dhcp4": {...}}.
+func parseArgsConfig(args json.RawMessage) (*config.Config, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("missing mandatory 'arguments' parameter with the configuration")
+	}
+	return config.Parse("config-set", args)
+}
+
+// registerConfigCommands adds config-reload, config-test, config-set and
+// config-write.
+func (d *service) registerConfigCommands(reg func(string, ctrl.Handler)) {
+	reg("config-reload", func(context.Context, json.RawMessage) ctrl.Answer {
+		if err := d.reload(); err != nil {
+			return ctrl.Error("Config reload failed: %v", err)
+		}
+		return ctrl.Success("Configuration successful.", nil)
+	})
+	reg("config-test", func(_ context.Context, args json.RawMessage) ctrl.Answer {
+		cfg, err := parseArgsConfig(args)
+		if err == nil {
+			_, err = dhcp4.NewNetwork(&cfg.Dhcp4)
+		}
+		if err != nil {
+			return ctrl.Error("%v", err)
+		}
+		return ctrl.Success("Configuration seems sane. Control-socket, hook-libraries, and D2 configuration were sanity checked, but not applied.", nil)
+	})
+	reg("config-set", func(_ context.Context, args json.RawMessage) ctrl.Answer {
+		cfg, err := parseArgsConfig(args)
+		if err == nil {
+			err = d.apply(cfg)
+		}
+		if err != nil {
+			return ctrl.Error("%v", err)
+		}
+		return ctrl.Success("Configuration successful.", nil)
+	})
+	reg("config-write", func(_ context.Context, args json.RawMessage) ctrl.Answer {
+		var a struct {
+			Filename string `json:"filename"`
+		}
+		if len(args) > 0 {
+			if err := json.Unmarshal(args, &a); err != nil {
+				return ctrl.Error("config-write: %v", err)
+			}
+		}
+		if a.Filename == "" {
+			a.Filename = d.o.config
+		}
+		b, err := json.MarshalIndent(d.current().Effective(), "", "    ")
+		if err != nil {
+			return ctrl.Error("config-write: %v", err)
+		}
+		if err := writeAtomic(a.Filename, append(b, '\n')); err != nil {
+			return ctrl.Error("Unable to open file %s for writing: %v", a.Filename, err)
+		}
+		return ctrl.Success(fmt.Sprintf("Configuration written to %s successful", a.Filename),
+			map[string]any{"filename": a.Filename, "size": len(b) + 1})
+	})
+}
+
+// writeAtomic replaces path with data so a crash leaves the old file or the
+// new one, never half of one.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
