@@ -22,6 +22,7 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/logging"
 	"github.com/twinleaf/twinleaf/pkg/memfile"
 	"github.com/twinleaf/twinleaf/pkg/netio"
 	"github.com/twinleaf/twinleaf/pkg/pidfile"
@@ -80,12 +81,12 @@ func serve(o options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	level := hclog.Info
-	if o.debug {
-		level = hclog.Debug
+	logs, err := logging.New(loggingConfig(cfg, o.debug), logging.Options{Stdout: stdout, Stderr: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: loggers: %v\n", o.config, err)
+		return 1
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "kea-dhcp4", Level: level, Output: stdout,
-		TimeFormat: "2006-01-02 15:04:05.000"})
+	log := logs.Logger(logging.RootName).HCLog()
 	for _, w := range cfg.Warnings {
 		log.Warn("DHCP4_CONFIG_WARNING " + w.String())
 	}
@@ -261,6 +262,20 @@ func (d *service) run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// loggingConfig maps the configuration's loggers onto pkg/logging's.
+func loggingConfig(cfg *config.Config, debug bool) logging.Config {
+	lc := logging.Config{Debug: debug}
+	for _, l := range cfg.Dhcp4.Loggers {
+		e := logging.LoggerConfig{Name: l.Name, Severity: l.Severity, DebugLevel: l.DebugLevel}
+		for _, o := range l.Outputs {
+			e.Outputs = append(e.Outputs, logging.OutputConfig{Output: o.Output, MaxSize: o.MaxSize,
+				MaxVer: o.MaxVer, Flush: o.Flush, Pattern: o.Pattern})
+		}
+		lc.Loggers = append(lc.Loggers, e)
+	}
+	return lc
 }
 
 // current is the configuration in force.
