@@ -44,7 +44,7 @@ type Server struct {
 
 // StartServer runs the server under test in namespace ns with config
 // conf (a path), from directory dir, and waits for its start-up message.
-func StartServer(t *testing.T, l *Lab, ns, dir, conf string) *Server {
+func StartServer(t *testing.T, l *Lab, ns, dir, conf string, env ...string) *Server {
 	t.Helper()
 	bin := filepath.Join(repoRoot(t), "bin", "twinleaf-dhcp4")
 	if isKea() {
@@ -54,7 +54,7 @@ func StartServer(t *testing.T, l *Lab, ns, dir, conf string) *Server {
 	s.cmd.Dir = dir
 	// Kea keeps its pid and logger lock files in /run/kea unless told
 	// otherwise; each lab server keeps them in its own directory.
-	s.cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+	s.cmd.Env = append(append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir), env...)
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
 	if err := s.cmd.Start(); err != nil {

@@ -237,8 +237,10 @@ func (d *service) run(ctx context.Context) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sig)
+	d.waitFirstScan()
 	d.log.Info("DHCP4_STARTED Kea DHCPv4 server version " + version + " started")
 	d.notifyReady()
+	go d.watchdog(ctx)
 	for {
 		select {
 		case s := <-sig:
@@ -286,13 +288,21 @@ func (d *service) engineDeps() dhcp4.Deps {
 	return dhcp4.Deps{Store: d.store}
 }
 
-func (d *service) notifyReady() {
-	serving, missing := d.watcher.Status()
-	status := fmt.Sprintf("serving %v, %d leases", serving, d.store.Len())
-	if len(missing) > 0 {
-		status += fmt.Sprintf("; waiting for %v", missing)
+// waitFirstScan waits, briefly, for the watcher's first look at the
+// interfaces, so READY=1 means the sockets that can be bound are bound. An
+// interface still missing does not hold readiness back: STATUS= says so.
+func (d *service) waitFirstScan() {
+	for i := 0; i < 100; i++ {
+		serving, missing := d.watcher.Status()
+		if len(serving)+len(missing) > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS="+status)
+}
+
+func (d *service) notifyReady() {
+	daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS="+d.status())
 }
 
 // openControlSockets opens every control socket of the configuration and
