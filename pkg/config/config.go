@@ -622,6 +622,9 @@ func (d *dec) loggers(n *Node, path string, c *Dhcp4) {
 		if e.Kind == Object && l.Name == "" {
 			d.errf(e, ep, "\"name\" is missing; the DHCPv4 server's logger is \"kea-dhcp4\"")
 		}
+		if e.Kind == Object && e.Get("output-options") != nil && e.Get("output_options") != nil {
+			d.errf(e.Get("output_options"), ep+"/output_options", "give output-options (Kea 3) or output_options (Kea 2.2), not both")
+		}
 		c.Loggers = append(c.Loggers, l)
 	})
 }

@@ -81,25 +81,203 @@ func (c *Config) Effective() map[string]any {
 			}
 		}
 	}
-	// Subnet ids as assigned, in file order (subnets of shared networks
-	// live inside their network's map).
-	i := 0
-	setIDs := func(list any) {
-		l, _ := list.([]any)
-		for _, s := range l {
-			if m, ok := s.(map[string]any); ok && i < len(d.Subnets) {
-				m["id"] = json.Number(strconv.FormatUint(uint64(d.Subnets[i].ID), 10))
-				i++
-			}
+	for k, v := range kea22Globals {
+		if _, ok := dhcp4[k]; !ok {
+			dhcp4[k] = jsonValue(v)
 		}
 	}
-	for _, sn := range toList(dhcp4["shared-networks"]) {
-		if m, ok := sn.(map[string]any); ok {
-			setIDs(m["subnet4"])
+	fillOptions(toList(dhcp4["option-data"]), d.OptionData)
+	fillLoggers(maps(dhcp4["loggers"]))
+	fillHosts(toList(dhcp4["reservations"]), d.Reservations)
+	// The typed subnets and networks are in file order, as are the maps.
+	var top []*Subnet
+	for _, s := range d.Subnets {
+		if s.SharedNetwork == nil {
+			top = append(top, s)
 		}
 	}
-	setIDs(dhcp4["subnet4"])
+	for i, m := range maps(dhcp4["shared-networks"]) {
+		if i < len(d.SharedNetworks) {
+			fillNetwork(m, d.SharedNetworks[i], &d.Params)
+		}
+	}
+	for i, m := range maps(dhcp4["subnet4"]) {
+		if i < len(top) {
+			fillSubnet(m, top[i], &d.Params)
+		}
+	}
 	return map[string]any{"Dhcp4": dhcp4}
+}
+
+// kea22Globals are the global settings Kea 2.2's config-get prints that
+// the defaults above do not cover (checked against kea-dhcp4 2.2.0).
+var kea22Globals = map[string]any{
+	"ddns-generated-prefix":            "myhost",
+	"ddns-override-client-update":      false,
+	"ddns-override-no-update":          false,
+	"ddns-qualifying-suffix":           "",
+	"ddns-replace-client-name":         "never",
+	"ddns-send-updates":                true,
+	"ddns-update-on-renew":             false,
+	"ddns-use-conflict-resolution":     true,
+	"dhcp-ddns":                        map[string]any{"enable-updates": false, "max-queue-size": 1024, "ncr-format": "JSON", "ncr-protocol": "UDP", "sender-ip": "0.0.0.0", "sender-port": 0, "server-ip": "127.0.0.1", "server-port": 53001},
+	"dhcp-queue-control":               map[string]any{"capacity": 64, "enable-queue": false, "queue-type": "kea-ring4"},
+	"dhcp4o6-port":                     0,
+	"early-global-reservations-lookup": false,
+	"hostname-char-replacement":        "",
+	"hostname-char-set":                "[^A-Za-z0-9.-]",
+	"ip-reservations-unique":           true,
+	"parked-packet-limit":              256,
+	"reservations-lookup-first":        false,
+	"sanity-checks":                    map[string]any{"lease-checks": "warn"},
+	"statistic-default-sample-age":     0,
+	"statistic-default-sample-count":   20,
+	"store-extended-info":              false,
+}
+
+func maps(v any) []map[string]any {
+	var out []map[string]any
+	for _, e := range toList(v) {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func setDefault(m map[string]any, k string, v any) {
+	if _, ok := m[k]; !ok {
+		m[k] = jsonValue(v)
+	}
+}
+
+// inherited fills a network's or subnet's lifetimes and T1/T2 settings
+// with what it inherits, as Kea's config-get shows them.
+func inherited(m map[string]any, scopes ...*Params) {
+	valid := uint32(7200)
+	if v := firstU32(scopes, func(p *Params) *uint32 { return p.ValidLifetime }); v != nil {
+		valid = *v
+	}
+	setDefault(m, "valid-lifetime", valid)
+	for _, k := range []struct {
+		key string
+		get func(*Params) *uint32
+	}{{"min-valid-lifetime", func(p *Params) *uint32 { return p.MinValidLifetime }},
+		{"max-valid-lifetime", func(p *Params) *uint32 { return p.MaxValidLifetime }}} {
+		if v := firstU32(scopes, k.get); v != nil {
+			setDefault(m, k.key, *v)
+		} else {
+			setDefault(m, k.key, valid)
+		}
+	}
+	calc := false
+	t1, t2 := 0.5, 0.875
+	for i := len(scopes) - 1; i >= 0; i-- {
+		p := scopes[i]
+		if p.CalculateTeeTimes != nil {
+			calc = *p.CalculateTeeTimes
+		}
+		if p.T1Percent != nil {
+			t1 = *p.T1Percent
+		}
+		if p.T2Percent != nil {
+			t2 = *p.T2Percent
+		}
+	}
+	setDefault(m, "calculate-tee-times", calc)
+	setDefault(m, "t1-percent", t1)
+	setDefault(m, "t2-percent", t2)
+	setDefault(m, "store-extended-info", false)
+}
+
+// firstU32 returns the value of the innermost scope that sets it.
+func firstU32(scopes []*Params, get func(*Params) *uint32) *uint32 {
+	for _, p := range scopes {
+		if v := get(p); v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+func fillNetwork(m map[string]any, sn *SharedNetwork, global *Params) {
+	inherited(m, &sn.Params, global)
+	setDefault(m, "option-data", []any{})
+	fillOptions(toList(m["option-data"]), sn.OptionData)
+	fillRelay(m)
+	for i, sm := range maps(m["subnet4"]) {
+		if i < len(sn.Subnets) {
+			fillSubnet(sm, sn.Subnets[i], global)
+		}
+	}
+}
+
+func fillSubnet(m map[string]any, s *Subnet, global *Params) {
+	scopes := []*Params{&s.Params}
+	if s.SharedNetwork != nil {
+		scopes = append(scopes, &s.SharedNetwork.Params)
+	}
+	inherited(m, append(scopes, global)...)
+	m["id"] = jsonValue(s.ID)
+	m["subnet"] = s.Prefix.String()
+	for _, k := range []string{"4o6-interface", "4o6-interface-id", "4o6-subnet"} {
+		setDefault(m, k, "")
+	}
+	for _, k := range []string{"option-data", "pools", "reservations"} {
+		setDefault(m, k, []any{})
+	}
+	fillOptions(toList(m["option-data"]), s.OptionData)
+	for i, pm := range maps(m["pools"]) {
+		setDefault(pm, "option-data", []any{})
+		if i < len(s.Pools) {
+			fillOptions(toList(pm["option-data"]), s.Pools[i].OptionData)
+		}
+	}
+	fillHosts(toList(m["reservations"]), s.Reservations)
+	fillRelay(m)
+}
+
+// fillRelay writes relay in Kea's list form, whichever form was given.
+func fillRelay(m map[string]any) {
+	r, _ := m["relay"].(map[string]any)
+	addrs := toList(r["ip-addresses"])
+	if a, ok := r["ip-address"]; ok {
+		addrs = append(addrs, a)
+	}
+	if addrs == nil {
+		addrs = []any{}
+	}
+	m["relay"] = map[string]any{"ip-addresses": addrs}
+}
+
+func fillOptions(list []any, opts []OptionData) {
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok || i >= len(opts) {
+			continue
+		}
+		o := opts[i]
+		m["name"], m["code"], m["space"] = o.Name, jsonValue(int(o.Code)), o.Space
+		setDefault(m, "csv-format", true)
+		setDefault(m, "always-send", false)
+		setDefault(m, "data", "")
+	}
+}
+
+func fillHosts(list []any, hosts []Reservation) {
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		for k, v := range map[string]any{"boot-file-name": "", "client-classes": []any{}, "hostname": "",
+			"next-server": "0.0.0.0", "option-data": []any{}, "server-hostname": ""} {
+			setDefault(m, k, v)
+		}
+		if i < len(hosts) {
+			fillOptions(toList(m["option-data"]), hosts[i].OptionData)
+		}
+	}
 }
 
 func toList(v any) []any { l, _ := v.([]any); return l }
@@ -110,6 +288,12 @@ func jsonValue(v any) any {
 	switch t := v.(type) {
 	case int:
 		return json.Number(strconv.Itoa(t))
+	case []any:
+		l := make([]any, len(t))
+		for i, e := range t {
+			l[i] = jsonValue(e)
+		}
+		return l
 	case uint32:
 		return json.Number(strconv.FormatUint(uint64(t), 10))
 	case float64:
@@ -150,4 +334,21 @@ func toAny(n *Node) any {
 		return n.Bool
 	}
 	return nil
+}
+
+// fillLoggers writes each logger's defaults, under whichever spelling of
+// output options the file used.
+func fillLoggers(loggers []map[string]any) {
+	for _, l := range loggers {
+		setDefault(l, "debuglevel", 0)
+		setDefault(l, "severity", "INFO")
+		for _, k := range []string{"output_options", "output-options"} {
+			for _, o := range maps(l[k]) {
+				setDefault(o, "flush", true)
+				setDefault(o, "maxsize", 10240000)
+				setDefault(o, "maxver", 1)
+				setDefault(o, "pattern", "")
+			}
+		}
+	}
 }
