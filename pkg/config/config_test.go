@@ -576,3 +576,13 @@ func TestEffectiveMatchesKea(t *testing.T) {
 	}
 	walk("", kea, ours)
 }
+
+// TestDeepNesting checks that absurd nesting is an error, not a crash.
+func TestDeepNesting(t *testing.T) {
+	src := `{"Dhcp4": {"user-context": ` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}}`
+	_, err := Parse("deep.conf", []byte(src))
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(e.Msg, "nested more than") {
+		t.Fatalf("got %v, want a nesting error", err)
+	}
+}

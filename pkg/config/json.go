@@ -80,7 +80,13 @@ type parser struct {
 	// seen holds the absolute paths of the files on the include stack, to
 	// catch include loops.
 	seen map[string]bool
+	// depth counts the maps and lists we are inside, so hostile input
+	// cannot exhaust the stack.
+	depth int
 }
+
+// maxDepth is far beyond any real configuration's nesting.
+const maxDepth = 200
 
 // parseJSON parses data (named file) into a tree.
 func parseJSON(file string, data []byte) (*Node, error) {
@@ -250,6 +256,9 @@ func (p *parser) value() (*Node, error) {
 	if err := p.skip(); err != nil {
 		return nil, err
 	}
+	if p.depth >= maxDepth {
+		return nil, p.errf("maps and lists are nested more than %d deep", maxDepth)
+	}
 	if p.eof() {
 		return nil, p.errf("unexpected end of file; a value was expected")
 	}
@@ -283,6 +292,8 @@ func (p *parser) advance(n int) {
 }
 
 func (p *parser) object() (*Node, error) {
+	p.depth++
+	defer func() { p.depth-- }()
 	n := &Node{Kind: Object, Pos: p.pos()}
 	p.next() // {
 	first := true
@@ -337,6 +348,8 @@ func (p *parser) object() (*Node, error) {
 }
 
 func (p *parser) array() (*Node, error) {
+	p.depth++
+	defer func() { p.depth-- }()
 	n := &Node{Kind: Array, Pos: p.pos()}
 	p.next() // [
 	first := true
