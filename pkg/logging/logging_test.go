@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -413,5 +414,65 @@ func TestHCLog(t *testing.T) {
 	}
 	if h.IsDebug() || !p.IsDebug() || p.IsTrace() || p.GetLevel() != hclog.Debug || p.Name() != "kea-dhcp4.packets" {
 		t.Errorf("levels: root debug %v, packets debug %v trace %v level %v", h.IsDebug(), p.IsDebug(), p.IsTrace(), p.GetLevel())
+	}
+}
+
+func TestConcurrentReload(t *testing.T) {
+	dir := t.TempDir()
+	cfgFor := func(name string) Config {
+		return Config{Loggers: []LoggerConfig{{Name: RootName, Severity: "INFO", Outputs: []OutputConfig{
+			{Output: filepath.Join(dir, name), Flush: true, Pattern: "%m\n"}}}}}
+	}
+	m, _ := newTest(t, cfgFor("a.log"), nil)
+	l := m.Logger("kea-dhcp4.leases")
+	done := make(chan struct{})
+	var writers sync.WaitGroup
+	for range 4 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					l.Info("LINE")
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		if err := m.Configure(cfgFor(fmt.Sprintf("%c.log", 'a'+i%2))); err != nil {
+			t.Error(err)
+		}
+		if err := m.Reopen(); err != nil {
+			t.Error(err)
+		}
+	}
+	close(done)
+	writers.Wait()
+	m.Close()
+	// Every line that reached a file is whole.
+	for _, name := range []string{"a.log", "b.log"} {
+		data, _ := os.ReadFile(filepath.Join(dir, name))
+		for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			if line != "LINE" && line != "" {
+				t.Fatalf("%s has a torn line %q", name, line)
+			}
+		}
+	}
+}
+
+func TestBadReloadKeepsOld(t *testing.T) {
+	m, out := newTest(t, Config{Loggers: []LoggerConfig{{Name: RootName, Severity: "INFO",
+		Outputs: []OutputConfig{{Output: "stdout", Flush: true, Pattern: "%m\n"}}}}}, nil)
+	err := m.Configure(Config{Loggers: []LoggerConfig{{Name: RootName, Severity: "INFO",
+		Outputs: []OutputConfig{{Output: "/nonexistent/dir/x.log"}}}}})
+	if err == nil {
+		t.Fatal("a log file in a missing directory was accepted")
+	}
+	m.Logger(RootName).Info("STILL")
+	if out.String() != "STILL\n" {
+		t.Errorf("after a failed reload: %q", out.String())
 	}
 }

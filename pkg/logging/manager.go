@@ -118,16 +118,16 @@ func (m *Manager) Configure(cfg Config) error {
 	if err != nil {
 		for k, s := range sinks {
 			if m.sinks[k] != s {
-				s.w.close()
+				s.close()
 			}
 		}
 		return err
 	}
 	for k, s := range m.sinks {
 		if sinks[k] != s {
-			s.mu.Lock()
-			s.w.close()
-			s.mu.Unlock()
+			if err := s.close(); err != nil {
+				m.opt.OnError(err)
+			}
 		}
 	}
 	m.specs, m.sinks = specs, sinks
@@ -283,10 +283,7 @@ func (m *Manager) Reopen() error {
 	defer m.mu.Unlock()
 	var first error
 	for _, s := range m.sinks {
-		s.mu.Lock()
-		err := s.w.reopen()
-		s.mu.Unlock()
-		if err != nil && first == nil {
+		if err := s.reopen(); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -299,10 +296,7 @@ func (m *Manager) Close() error {
 	defer m.mu.Unlock()
 	var first error
 	for _, s := range m.sinks {
-		s.mu.Lock()
-		err := s.w.close()
-		s.mu.Unlock()
-		if err != nil && first == nil {
+		if err := s.close(); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -293,16 +293,42 @@ func (w *syslogWriter) close() error { return w.reopen() }
 // loggers writing the same file do not interleave partial lines or fight
 // over rotation.
 type sink struct {
-	mu  sync.Mutex
-	w   writer
-	err func(error) // reports write errors; logging must never stop the server
+	mu     sync.Mutex
+	w      writer
+	closed bool        // a reload dropped this sink; late writes are discarded
+	err    func(error) // reports write errors; logging must never stop the server
 }
 
 func (s *sink) write(line []byte, sev Severity) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	err := s.w.write(line, sev)
 	s.mu.Unlock()
 	if err != nil && s.err != nil {
 		s.err(err)
 	}
+}
+
+// close closes the writer; writes racing it are discarded.
+func (s *sink) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.w.close()
+}
+
+// reopen flushes and reopens the writer.
+func (s *sink) reopen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	return s.w.reopen()
 }
