@@ -15,10 +15,9 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 )
 
-// running holds the configuration in force; reloads swap it whole.
+// running serialises reloads; the configuration in force is service.cfgp.
 type running struct {
-	mu  sync.Mutex // serialises reloads
-	cfg *config.Config
+	mu sync.Mutex
 }
 
 // apply makes cfg the running configuration: a new engine is built beside

@@ -658,7 +658,7 @@ func TestAddressing(t *testing.T) {
 			if !bytes.Equal(res.DstMAC, wantMAC) {
 				t.Errorf("dst MAC %s, want %s", res.DstMAC, wantMAC)
 			}
-			if !bytes.Equal(res.Reply.GatewayIPAddr.To4(), req.Packet.GatewayIPAddr.To4()) || res.Reply.HopCount != req.Packet.HopCount {
+			if !res.Reply.GatewayIPAddr.Equal(req.Packet.GatewayIPAddr) || res.Reply.HopCount != req.Packet.HopCount {
 				t.Errorf("giaddr/hops not copied")
 			}
 		})
