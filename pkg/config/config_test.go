@@ -586,3 +586,29 @@ func TestDeepNesting(t *testing.T) {
 		t.Fatalf("got %v, want a nesting error", err)
 	}
 }
+
+// TestUnknownKeys checks the three outcomes for a key twinleaf does not
+// read: not yet (Kea takes it there), unknown with a suggestion, or
+// unknown because Kea takes it only elsewhere.
+func TestUnknownKeys(t *testing.T) {
+	for _, tt := range []struct {
+		name, src, path, msg string
+	}{
+		{"not yet", `{"Dhcp4": {"dhcp-queue-control": {}}}`, "Dhcp4/dhcp-queue-control", "supported by Kea, not yet by twinleaf: dhcp-queue-control"},
+		{"not yet in a subnet", `{"Dhcp4": {"subnet4": [{"subnet": "10.0.0.0/24", "4o6-subnet": "2001:db8::/64"}]}}`, "Dhcp4/subnet4[0]/4o6-subnet", "supported by Kea, not yet"},
+		{"typo", `{"Dhcp4": {"decline-probaton-period": 5}}`, "Dhcp4/decline-probaton-period", `unknown key "decline-probaton-period"; did you mean "decline-probation-period"?`},
+		{"valid elsewhere only", `{"Dhcp4": {"subnet4": [{"subnet": "10.0.0.0/24", "pool": "10.0.0.5-10.0.0.9"}]}}`, "Dhcp4/subnet4[0]/pool", `unknown key "pool"; did you mean "pools"?`},
+		{"reservation key in a pool", `{"Dhcp4": {"subnet4": [{"subnet": "10.0.0.0/24", "pools": [{"pool": "10.0.0.5-10.0.0.9", "hw-address": "aa:bb:cc:dd:ee:ff"}]}]}}`, "Dhcp4/subnet4[0]/pools[0]/hw-address", `unknown key "hw-address"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("u.conf", []byte(tt.src))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want an *Error", err)
+			}
+			if e.Path != tt.path || !strings.HasPrefix(e.Msg, tt.msg) {
+				t.Errorf("got %s: %s\nwant %s: %s...", e.Path, e.Msg, tt.path, tt.msg)
+			}
+		})
+	}
+}

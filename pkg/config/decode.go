@@ -56,13 +56,26 @@ func (d *dec) object(n *Node, path string, fields map[string]field) bool {
 }
 
 func (d *dec) unknown(m Member, path string, fields map[string]field) {
-	if keaKeys[m.Key] {
+	known := keaKeys[m.Key]
+	here := keaKeysAt[contextOf(strings.TrimSuffix(path, "/"+m.Key))]
+	if here != nil {
+		known = here[m.Key]
+	}
+	if known {
 		d.errs = append(d.errs, &Error{Pos: m.KeyPos, Path: path,
 			Msg: fmt.Sprintf("supported by Kea, not yet by twinleaf: %s; remove it or see the README for what twinleaf supports", m.Key)})
 		return
 	}
-	names := make([]string, 0, len(fields))
+	// Suggest among the keys twinleaf reads here and those Kea takes here.
+	seen := map[string]bool{"comment": true, "user-context": true}
 	for k := range fields {
+		seen[k] = true
+	}
+	for k := range here {
+		seen[k] = true
+	}
+	names := make([]string, 0, len(seen))
+	for k := range seen {
 		names = append(names, k)
 	}
 	sort.Strings(names)
