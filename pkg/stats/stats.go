@@ -36,7 +36,7 @@ const (
 type Registry struct {
 	now func() time.Time
 
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	stats map[string]*stat
 	// Limits given to statistics when they are created. A count of 0
 	// means the age limit applies instead.
@@ -152,12 +152,17 @@ func (r *Registry) revive(c *Counter) {
 }
 
 // Add adds n to the integer statistic name, as Kea's addValue: for callers
-// that build names on the fly. Workers should keep a Counter instead.
+// that build names on the fly (it makes Registry a dhcp4.Stats). It takes
+// a read lock to find the counter; workers should keep a Counter instead.
 func (r *Registry) Add(name string, n int64) {
-	r.mu.Lock()
-	c := r.counter(name)
-	r.mu.Unlock()
-	c.Add(n)
+	r.mu.RLock()
+	st := r.stats[name]
+	r.mu.RUnlock()
+	if st != nil && st.kind == kindInteger {
+		st.c.Add(n)
+		return
+	}
+	r.Counter(name).Add(n)
 }
 
 // Set sets the integer statistic name to v and records a sample.
