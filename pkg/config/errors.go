@@ -18,6 +18,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error formats the problem as file:line:col: path: message.
 func (e *Error) Error() string {
 	if e.Path == "" {
 		return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
@@ -33,6 +34,7 @@ type Warning struct {
 	Msg  string
 }
 
+// String formats the warning as an Error would be.
 func (w Warning) String() string {
 	return (&Error{Pos: w.Pos, Path: w.Path, Msg: w.Msg}).Error()
 }
@@ -41,6 +43,7 @@ func (w Warning) String() string {
 // as *Error.
 type Errors []*Error
 
+// Error lists every problem, one per line.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {

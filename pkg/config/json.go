@@ -17,6 +17,7 @@ type Pos struct {
 	Line, Col int
 }
 
+// String formats the position as file:line:col, as editors expect.
 func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
 
 // Kind is a JSON value's kind.
@@ -32,6 +33,7 @@ const (
 	Object
 )
 
+// String names the kind as error messages do.
 func (k Kind) String() string {
 	return [...]string{"null", "boolean", "number", "string", "list", "map"}[k]
 }
