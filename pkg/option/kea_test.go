@@ -1,0 +1,52 @@
+package option
+
+import (
+	"encoding/hex"
+	"testing"
+)
+
+// TestKeaWire compares Encode with the payloads kea-dhcp4 2.2.0 sent for
+// the same option-data entries, recorded from its DHCPACK to a DHCPINFORM
+// on the loopback interface.
+func TestKeaWire(t *testing.T) {
+	d := custom(t)
+	tests := []struct {
+		name, data string
+		csv        bool
+		kea        string
+	}{
+		{"routers", " 1.2.3.4 ,, 5.6.7.8 ", true, "0102030405060708"},
+		{"domain-name", `a\,b,c`, true, "612c62"},
+		{"interface-mtu", "5dc", true, "05dc"},
+		{"time-offset", "-3600", true, "fffff1f0"},
+		{"ip-forwarding", "TRUE", true, "01"},
+		{"domain-search", "a.example, B.example.", true, "0161076578616d706c65000142076578616d706c6500"},
+		{"my-pfx", "2001:db8:ff00::/36", true, "2420010db8f0"},
+		{"my-psid", "3/4", true, "043000"},
+		{"my-tups", "a, bc", true, "0161026263"},
+		{"my-fqdn", "x.y.z", true, "01780179017a00"},
+		{"my-i16a", "-1, 0x10", true, "ffff0010"},
+		{"my-recarr", "1, 10.0.0.1, 10.0.0.2", true, "00010a0000010a000002"},
+		{"slp-directory-agent", "true, 1.2.3.4, 5.6.7.8", true, "010102030405060708"},
+		{"option-6rd", "0, 32, 2001:db8::, 1.2.3.4", true, "002020010db800000000000000000000000001020304"},
+		{"v4-portparams", "8, 3/4", true, "08043000"},
+		{"path-mtu-plateau-table", "68,296", true, "00440128"},
+		{"boot-size", "0x1F", true, "001f"},
+		{"nis-domain", "'quoted'", false, "71756f746564"},
+		{"merit-dump", "61:62", false, "6162"},
+		{"root-path", "0x616263", false, "616263"},
+		{"extensions-path", "616200", false, "6162"},
+		{"default-ip-ttl", "40", false, "40"},
+		{"v4-access-domain", "Ex.Com", true, "02457803436f6d00"},
+	}
+	for _, tt := range tests {
+		def, ok := d.ByName(SpaceDHCP4, tt.name)
+		if !ok {
+			t.Fatalf("no definition for %s", tt.name)
+		}
+		got, err := Encode(def, tt.data, tt.csv)
+		if err != nil || hex.EncodeToString(got) != tt.kea {
+			t.Errorf("%s %q: got %x, %v; Kea sent %s", tt.name, tt.data, got, err, tt.kea)
+		}
+	}
+}
