@@ -264,7 +264,15 @@ func (s *Server) reply(q *Packet, r *dhcp4.Result) *netio.Reply {
 	ci, _ := netip.AddrFromSlice(m.ClientIPAddr.To4())
 	toClient := !r.Broadcast && r.Dst.Addr() == yi && (!ci.IsValid() || ci.IsUnspecified()) &&
 		(m.GatewayIPAddr == nil || m.GatewayIPAddr.IsUnspecified())
-	return &netio.Reply{Payload: m.ToBytes(), Dst: r.Dst, DstMAC: r.DstMAC, Broadcast: r.Broadcast,
+	dst := r.Dst
+	// -p and -P move the well-known ports, for tests beside a real server.
+	switch dst.Port() {
+	case dhcp4.ClientPort:
+		dst = netip.AddrPortFrom(dst.Addr(), s.ports.Client)
+	case dhcp4.ServerPort:
+		dst = netip.AddrPortFrom(dst.Addr(), s.ports.Server)
+	}
+	return &netio.Reply{Payload: m.ToBytes(), Dst: dst, DstMAC: r.DstMAC, Broadcast: r.Broadcast,
 		Src: r.Src, ToClient: toClient}
 }
 
