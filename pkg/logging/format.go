@@ -32,6 +32,12 @@ func appendMessage(b []byte, id string, args []any) []byte {
 		return b
 	}
 	b = append(b, ' ')
+	return expand(b, text, args)
+}
+
+// expand appends text with %1, %2 ... replaced by args, then any arguments
+// no placeholder used.
+func expand(b []byte, text string, args []any) []byte {
 	used := 0
 	for i := 0; i < len(text); i++ {
 		c := text[i]
@@ -42,7 +48,9 @@ func appendMessage(b []byte, id string, args []any) []byte {
 		j := i + 1
 		n := 0
 		for j < len(text) && text[j] >= '0' && text[j] <= '9' {
-			n = n*10 + int(text[j]-'0')
+			if n <= len(args) { // stop growing past any argument: no overflow
+				n = n*10 + int(text[j]-'0')
+			}
 			j++
 		}
 		if n > len(args) {

@@ -476,3 +476,20 @@ func TestBadReloadKeepsOld(t *testing.T) {
 		t.Errorf("after a failed reload: %q", out.String())
 	}
 }
+
+func FuzzExpand(f *testing.F) {
+	for _, text := range keaMessages {
+		f.Add(text, "a", 2)
+	}
+	f.Add("%", "x", 0)
+	f.Add("%0 %10 %99999999999999999999 %1%2%", "x", 1)
+	f.Fuzz(func(t *testing.T, text, s string, n int) {
+		args := []any{s, n, netip.Addr{}}
+		out := string(expand(nil, text, args))
+		// Text without placeholders comes back unchanged, plus the unused
+		// arguments.
+		if !strings.Contains(text, "%") && !strings.HasPrefix(out, text) {
+			t.Errorf("expand(%q) = %q lost the text", text, out)
+		}
+	})
+}
