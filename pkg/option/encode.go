@@ -39,6 +39,12 @@ func Encode(def Def, data string, csvFormat bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", def.Name, err)
 	}
+	if def.Space == SpaceDHCP4 && def.Code == 125 && len(b) == 4 {
+		// Option 125 is an enterprise number, then the length of its
+		// sub-options (RFC 3925); Kea sends that length, 0, after a bare
+		// enterprise number.
+		b = append(b, 0)
+	}
 	return checkPayload(def, b)
 }
 

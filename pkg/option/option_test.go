@@ -159,7 +159,7 @@ func TestEncode(t *testing.T) {
 		{name: "v4-portparams", data: "8, 3/4", want: "08 04 3000"},
 		{name: "fqdn", data: "0,0,0,a.b", want: "000000 0161 0162 00"},
 		{name: "client-ndi", data: "1,2,3", want: "010203"},
-		{name: "vivso-suboptions", data: "4491", want: "0000118b"},
+		{name: "vivso-suboptions", data: "4491", want: "0000118b00"},
 		{name: "v4-sztp-redirect", data: "https://a/b, https://c", want: "0b 68747470733a2f2f612f62 09 68747470733a2f2f63"},
 		{name: "status-code", data: "0, all fine", want: "00 616c6c2066696e65"},
 		{name: "vendor-encapsulated-options", data: "", want: ""},
