@@ -32,6 +32,7 @@ type HA struct {
 	MultiThreading          HAMultiThreading
 	StateMachine            map[string]string // state -> pause
 	Peers                   []Peer
+	path                    string
 }
 
 // HAMultiThreading is the HA block's multi-threading map.
@@ -51,13 +52,14 @@ type Peer struct {
 	BasicAuthUser, BasicAuthPassword         string
 	BasicAuthPasswordFile, BasicAuthUserFile string
 	TrustAnchor, CertFile, KeyFile           string
+	path                                     string
 }
 
 var haStates = []string{"backup", "communication-recovery", "hot-standby", "load-balancing", "in-maintenance",
 	"partner-down", "partner-in-maintenance", "passive-backup", "ready", "syncing", "terminated", "waiting"}
 
 func (d *dec) ha(n *Node, path string) HA {
-	h := HA{Pos: n.Pos, HeartbeatDelay: 10000, MaxResponseDelay: 60000, MaxAckDelay: 10000, MaxUnackedClients: 10,
+	h := HA{Pos: n.Pos, path: path, HeartbeatDelay: 10000, MaxResponseDelay: 60000, MaxAckDelay: 10000, MaxUnackedClients: 10,
 		MaxRejectedLeaseUpdates: 10, SendLeaseUpdates: true, SyncLeases: true, SyncTimeout: 60000,
 		SyncPageLimit: 10000, RequireClientCerts: true, RestrictCommands: true,
 		MultiThreading: HAMultiThreading{Enable: true, DedicatedListener: true}}
@@ -122,7 +124,7 @@ func (d *dec) stateMachine(n *Node, path string) map[string]string {
 }
 
 func (d *dec) peer(n *Node, path string) Peer {
-	p := Peer{Pos: n.Pos, AutoFailover: true}
+	p := Peer{Pos: n.Pos, AutoFailover: true, path: path}
 	var raw string
 	d.object(n, path, map[string]field{
 		"name":                     d.str(&p.Name),

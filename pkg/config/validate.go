@@ -41,6 +41,7 @@ func validate(d *dec, c *Dhcp4) {
 	for i := range c.HA {
 		d.checkHAListener(c, &c.HA[i])
 	}
+	d.checkRelationships(c.HA)
 	if len(c.HA) > 0 && !c.LeaseCmds {
 		d.errs = append(d.errs, &Error{Pos: c.HA[0].Pos, Path: "Dhcp4/hooks-libraries",
 			Msg: "libdhcp_ha.so needs libdhcp_lease_cmds.so loaded too: the partner's lease updates arrive as lease commands"})
@@ -147,7 +148,7 @@ func (d *dec) checkHAListener(c *Dhcp4, h *HA) {
 	}
 	for _, cs := range c.ControlSockets {
 		if cs.Type != "unix" && uint32(me.Addr.Port()) == cs.Port {
-			d.errs = append(d.errs, &Error{Pos: me.Pos, Path: "Dhcp4/hooks-libraries/high-availability/peers/url",
+			d.errs = append(d.errs, &Error{Pos: me.Pos, Path: me.path + "/url",
 				Msg: fmt.Sprintf("the HA listener at %s uses port %d, as the control socket at %s does; give them different ports", me.URL, cs.Port, cs.Pos)})
 		}
 	}
@@ -186,6 +187,31 @@ func (d *dec) assignIDs(c *Dhcp4) {
 				Msg: fmt.Sprintf("subnet id %d is already used by %s (%s); subnet ids must be unique", s.ID, o.Prefix, o.Pos)})
 		default:
 			used[s.ID] = s
+		}
+	}
+}
+
+// checkRelationships applies Kea 3's rules for several high-availability
+// entries: all hot-standby, and no server named in two of them. Kea 2.2
+// takes exactly one entry, so a warning says the file is 3.x only.
+func (d *dec) checkRelationships(has []HA) {
+	if len(has) < 2 {
+		return
+	}
+	d.warnf(has[1].Pos, has[1].path, "several high-availability relationships need Kea 3; Kea 2.2 takes exactly one")
+	names := map[string]Pos{}
+	for _, h := range has {
+		if h.Mode != "hot-standby" {
+			d.errs = append(d.errs, &Error{Pos: h.Pos, Path: h.path + "/mode",
+				Msg: fmt.Sprintf("with several relationships every one must be hot-standby, as Kea requires; this one is %s", h.Mode)})
+		}
+		for _, p := range h.Peers {
+			if at, dup := names[p.Name]; dup {
+				d.errs = append(d.errs, &Error{Pos: p.Pos, Path: p.path,
+					Msg: fmt.Sprintf("server %q is already a peer of another relationship (%s); each server belongs to one relationship", p.Name, at)})
+				continue
+			}
+			names[p.Name] = p.Pos
 		}
 	}
 }
