@@ -39,7 +39,9 @@ func TestTwinleafctl(t *testing.T) {
 		{[]string{"-c", "single.conf", "--json", "leases"}, []string{`"ip-address": "` + ip + `"`, `"result": 0`}},
 		{[]string{"--socket", "twinleaf4.sock", "lease", "show", ip}, []string{"hw-address", `"02:00:00:00:0c:01"`}},
 		{[]string{"-c", "single.conf", "status"}, []string{"pid", "sockets"}},
-		{[]string{"-c", "single.conf", "raw", "list-commands"}, []string{"lease4-get-all", "status-get"}},
+		{[]string{"-c", "single.conf", "raw", "list-commands"}, []string{"lease4-get-all", "status-get", "statistic-get-all"}},
+		{[]string{"-c", "single.conf", "stats"}, []string{"pkt4-ack-sent", "subnet[1].assigned-addresses", "subnet[1].total-addresses"}},
+		{[]string{"-c", "single.conf", "raw", "statistic-get", `{"name":"subnet[1].assigned-addresses"}`}, []string{`"subnet[1].assigned-addresses": [`, `1,`}},
 	}
 	for _, tt := range tests {
 		out, err := ctl(t, s, tt.args...)

@@ -53,6 +53,9 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		return ctrl.Success("Shutting down.", nil)
 	})
 	d.registerConfigCommands(reg)
+	for name, h := range d.stats.Handlers() {
+		reg(name, h)
+	}
 	if !d.current().Dhcp4.LeaseCmds {
 		return
 	}

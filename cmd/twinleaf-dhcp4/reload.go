@@ -39,6 +39,9 @@ func (d *service) apply(cfg *config.Config) error {
 	for _, k := range restartOnly(&old.Dhcp4, &cfg.Dhcp4) {
 		d.log.Warn("DHCP4_CONFIG_NEEDS_RESTART " + k + " changed; it takes effect at the next restart")
 	}
+	// Kea recounts the lease statistics on reconfiguration.
+	d.stats.RemovePrefix("subnet[")
+	eng.InitStats(d.leases())
 	d.srv.SetEngine(eng)
 	d.cfgp.Store(cfg)
 	d.log.Info("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration", "subnets", len(cfg.Dhcp4.Subnets))

@@ -27,6 +27,7 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/netio"
 	"github.com/twinleaf/twinleaf/pkg/pidfile"
 	"github.com/twinleaf/twinleaf/pkg/server"
+	"github.com/twinleaf/twinleaf/pkg/stats"
 )
 
 // checkConfig is -t and -T: parse and check the file, print every problem
@@ -71,6 +72,7 @@ type service struct {
 	srv     *server.Server
 	watcher *netio.Watcher
 	reg     *ctrl.Registry
+	stats   *stats.Registry
 	start   time.Time
 	stop    context.CancelFunc
 }
@@ -99,7 +101,8 @@ func serve(o options, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := &service{o: o, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel}
+	d := &service{o: o, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel, stats: stats.New(time.Now)}
+	d.stats.Start()
 	d.cfgp.Store(cfg)
 	if err := d.run(ctx); err != nil {
 		log.Error("DHCP4_INIT_FAIL failed to initialize Kea server", "error", err)
@@ -148,7 +151,8 @@ func (d *service) run(ctx context.Context) error {
 	}
 	ports := netio.Ports{Server: uint16(d.o.serverPort), Client: uint16(d.o.clientPort)}
 	var watcher *netio.Watcher
-	d.srv = server.New(server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"),
+	eng.InitStats(d.leases())
+	d.srv = server.New(server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"), Stats: d.stats,
 		Workers: workers, QueueSize: int(c.MultiThreading.PacketQueueSize), Ports: ports,
 		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }})
 	defer d.srv.Close()
@@ -204,6 +208,7 @@ func (d *service) run(ctx context.Context) error {
 		}
 		return nil
 	}, Report: func(p lease.Pass, err error) {
+		d.applyDeltas(p.Deltas)
 		if err != nil {
 			d.log.Error("ALLOC_ENGINE_V4_LEASES_RECLAMATION_FAILED", "error", err)
 		} else if p.Reclaimed+p.Flushed > 0 {
@@ -211,6 +216,7 @@ func (d *service) run(ctx context.Context) error {
 		}
 	}}
 	go rc.Run(ctx)
+	go d.stats.Run(ctx, time.Second)
 	if ld.Persist && ld.LFCInterval > 0 {
 		t := time.NewTicker(time.Duration(ld.LFCInterval) * time.Second)
 		defer t.Stop()
@@ -285,7 +291,32 @@ func (d *service) current() *config.Config { return d.cfgp.Load() }
 
 // engineDeps are what every engine the daemon builds shares.
 func (d *service) engineDeps() dhcp4.Deps {
-	return dhcp4.Deps{Store: d.store}
+	return dhcp4.Deps{Store: d.store, Stats: d.stats}
+}
+
+// leases walks the store, for the engine's start-up statistics.
+func (d *service) leases() func(func(*lease.Lease) bool) {
+	return func(yield func(*lease.Lease) bool) {
+		for _, l := range d.store.All() {
+			if !yield(l) {
+				return
+			}
+		}
+	}
+}
+
+// applyDeltas adds a reclamation pass's statistic changes per subnet, per
+// pool and, for the counters Kea keeps globally, in total.
+func (d *service) applyDeltas(ds lease.Deltas) {
+	for k, n := range ds {
+		d.stats.Add(stats.Subnet(k.SubnetID, k.Name), n)
+		if k.PoolID != 0 {
+			d.stats.Add(stats.Pool(k.SubnetID, k.PoolID, k.Name), n)
+		}
+		if k.Name != lease.StatAssignedAddresses {
+			d.stats.Add(k.Name, n)
+		}
+	}
 }
 
 // waitFirstScan waits, briefly, for the watcher's first look at the
