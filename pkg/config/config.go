@@ -159,6 +159,8 @@ type SharedNetwork struct {
 	Relay      []netip.Addr
 	OptionData []OptionData
 	Subnets    []*Subnet
+	Pos        Pos
+	path       string
 }
 
 // Pool is one pools entry, in range form.

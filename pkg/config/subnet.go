@@ -41,7 +41,7 @@ func (d *dec) relay(dst *[]netip.Addr) field {
 
 func (d *dec) sharedNetworks(n *Node, path string, c *Dhcp4) {
 	d.list(n, path, func(_ int, e *Node, ep string) {
-		sn := &SharedNetwork{}
+		sn := &SharedNetwork{Pos: e.Pos, path: ep}
 		var subnets *Node
 		fields := merge(d.params(&sn.Params), map[string]field{
 			"name":        d.str(&sn.Name),

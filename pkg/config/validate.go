@@ -26,7 +26,8 @@ func validate(d *dec, c *Dhcp4) {
 	d.checkPoolOverlaps(c.Subnets)
 	d.checkHosts(c.Reservations, nil)
 	for _, sn := range c.SharedNetworks {
-		d.checkLifetimes(&sn.Params, "shared network "+sn.Name)
+		d.checkLifetimes(&sn.Params, sn.path)
+		d.checkInterfaces(sn)
 		var auth *bool
 		for _, s := range sn.Subnets {
 			if s.Authoritative != nil {
@@ -213,5 +214,22 @@ func (d *dec) checkRelationships(has []HA) {
 			}
 			names[p.Name] = p.Pos
 		}
+	}
+}
+
+// checkInterfaces: the subnets of a shared network sit on one link, so
+// Kea refuses subnets that name different interfaces.
+func (d *dec) checkInterfaces(sn *SharedNetwork) {
+	var first *Subnet
+	for _, s := range sn.Subnets {
+		if s.Interface == "" {
+			continue
+		}
+		if first != nil && s.Interface != first.Interface {
+			d.errs = append(d.errs, &Error{Pos: s.Pos, Path: s.path + "/interface",
+				Msg: fmt.Sprintf("interface %q differs from %q of subnet %s (%s); the subnets of shared network %q must share one interface", s.Interface, first.Interface, first.Prefix, first.Pos, sn.Name)})
+			continue
+		}
+		first = s
 	}
 }
