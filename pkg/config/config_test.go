@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestConfigs loads every shipped configuration: our versions of Kea's
@@ -610,5 +611,32 @@ func TestUnknownKeys(t *testing.T) {
 				t.Errorf("got %s: %s\nwant %s: %s...", e.Path, e.Msg, tt.path, tt.msg)
 			}
 		})
+	}
+}
+
+// TestDurations checks the unit each helper applies.
+func TestDurations(t *testing.T) {
+	c, err := Load("../../configs/home-server1.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, h := c.Dhcp4.ExpiredLeasesProcessing, &c.Dhcp4.HA[0]
+	for _, tt := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"reclaim", e.ReclaimEvery(), time.Hour},
+		{"flush", e.FlushEvery(), 25 * time.Second},
+		{"hold", e.HoldReclaimed(), 48 * time.Hour},
+		{"reclaim limit", e.ReclaimTimeLimit(), 0},
+		{"lfc", c.Dhcp4.LeaseDatabase.LFCEvery(), time.Hour},
+		{"heartbeat", h.Heartbeat(), 10 * time.Second},
+		{"response", h.ResponseTimeout(), time.Minute},
+		{"ack", h.AckDelay(), 5 * time.Second},
+		{"sync", h.SyncTimeoutDuration(), time.Minute},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
 	}
 }
