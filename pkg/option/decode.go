@@ -162,7 +162,8 @@ func decodeValue(t Type, p []byte, strict bool) (string, int, error) {
 		if p[0] == 0 {
 			return "", 0, errors.New("empty tuple")
 		}
-		return escape(p[1 : 1+p[0]]), 1 + int(p[0]), nil
+		n := 1 + int(p[0])
+		return escape(p[1:n]), n, nil
 	case FQDN:
 		return decodeFQDN(p)
 	}

@@ -129,14 +129,15 @@ var ex2 = map[Type]string{
 // tokens splits at commas the way Kea's option-data parser does: a
 // backslash before a comma or a backslash keeps it literally, a backslash
 // before anything else stays, and empty values are dropped. Values are
-// trimmed of spaces, tabs and line ends.
+// then trimmed of spaces, tabs and newlines, so a blank one is "" (an
+// error for most types).
 func tokens(s string) []string {
 	var out []string
 	var cur []byte
 	in, escaped := false, false
 	flush := func() {
-		if v := strings.Trim(string(cur), " \t\r\n"); v != "" {
-			out = append(out, v)
+		if len(cur) > 0 {
+			out = append(out, strings.Trim(string(cur), " \t\n"))
 		}
 		cur, in = cur[:0], false
 	}

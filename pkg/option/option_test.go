@@ -63,6 +63,8 @@ func TestEncode(t *testing.T) {
 		{name: "routers", data: "192.0.2.1", want: "c0000201"},
 		{name: "domain-name-servers", data: " 1.1.1.1 , 9.9.9.9 ", want: "01010101 09090909"},
 		{name: "routers", data: "1.2.3.4,,5.6.7.8", want: "01020304 05060708"},
+		{name: "routers", data: "1.2.3.4, ,5.6.7.8", wantErr: `"" is not an IPv4 address`},
+		{name: "domain-name", data: " ,abc", wantErr: "empty string"},
 		{name: "routers", data: "", want: ""},
 		{name: "routers", data: "1.2.3", wantErr: `routers: "1.2.3" is not an IPv4 address; expected a comma-separated list like "192.168.1.1,192.168.1.2"`},
 		{name: "routers", data: "01.2.3.4", wantErr: "not an IPv4 address"},
@@ -273,6 +275,7 @@ func TestTokens(t *testing.T) {
 		{"", nil},
 		{",,", nil},
 		{" a , b ", []string{"a", "b"}},
+		{"a, ,b", []string{"a", "", "b"}},
 		{`a\,b,c`, []string{"a,b", "c"}},
 		{`a\\,b`, []string{`a\`, "b"}},
 		{`a\b`, []string{`a\b`}},
@@ -484,9 +487,21 @@ func FuzzEncode(f *testing.F) {
 			}
 			return
 		}
+		if hasText(def) && strings.ContainsAny(string(b), " \t\n\x00") {
+			// Text values lose edge blanks and trailing NULs to Kea's
+			// trimming, so they need not survive a second pass.
+			return
+		}
 		again, err := Encode(def, text, true)
 		if err != nil || !bytes.Equal(again, b) {
 			t.Fatalf("Encode(%q) = %x; Decode = %q; Encode again = %x, %v", data, b, text, again, err)
 		}
+	})
+}
+
+// hasText tells whether a definition holds string or tuple values.
+func hasText(def Def) bool {
+	return slices.ContainsFunc(append([]Type{def.Type}, def.RecordTypes...), func(t Type) bool {
+		return t == String || t == Tuple
 	})
 }
