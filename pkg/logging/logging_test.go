@@ -255,23 +255,35 @@ func TestRotation(t *testing.T) {
 }
 
 func TestReopen(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "k.log")
-	m, _ := newTest(t, Config{Loggers: []LoggerConfig{{Name: RootName, Severity: "INFO", Outputs: []OutputConfig{
-		{Output: path, Flush: false, Pattern: "%m\n"}}}}}, nil)
-	m.Logger(RootName).Info("A")
-	if err := os.Rename(path, path+".old"); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Reopen(); err != nil { // flushes A into the moved file
-		t.Fatal(err)
-	}
-	m.Logger(RootName).Info("B")
-	m.Close()
-	old, _ := os.ReadFile(path + ".old")
-	cur, _ := os.ReadFile(path)
-	if string(old) != "A\n" || string(cur) != "B\n" {
-		t.Errorf("old %q, current %q", old, cur)
+	// Both SIGHUP paths leave the moved file with what was written before
+	// and send later lines to a new file at the configured path.
+	for _, how := range []string{"Reopen", "Configure"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.log")
+			cfg := Config{Loggers: []LoggerConfig{{Name: RootName, Severity: "INFO", Outputs: []OutputConfig{
+				{Output: path, Flush: false, Pattern: "%m\n"}}}}}
+			m, _ := newTest(t, cfg, nil)
+			m.Logger(RootName).Info("A")
+			if err := os.Rename(path, path+".old"); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if how == "Reopen" {
+				err = m.Reopen()
+			} else {
+				err = m.Configure(cfg)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Logger(RootName).Info("B")
+			m.Close()
+			old, _ := os.ReadFile(path + ".old")
+			cur, _ := os.ReadFile(path)
+			if string(old) != "A\n" || string(cur) != "B\n" {
+				t.Errorf("old %q, current %q", old, cur)
+			}
+		})
 	}
 }
 

@@ -103,8 +103,9 @@ func New(cfg Config, opt Options) (*Manager, error) {
 	return m, nil
 }
 
-// Configure applies a new loggers configuration, as on reload. On error the
-// old configuration stays in force.
+// Configure applies a new loggers configuration, as on reload, and reopens
+// the files it keeps (as Kea's reconfiguration does). On error the old
+// configuration stays in force.
 func (m *Manager) Configure(cfg Config) error {
 	if len(cfg.Loggers) == 0 {
 		cfg = Config{Loggers: DefaultConfig().Loggers, Debug: cfg.Debug}
@@ -124,10 +125,16 @@ func (m *Manager) Configure(cfg Config) error {
 		return err
 	}
 	for k, s := range m.sinks {
-		if sinks[k] != s {
-			if err := s.close(); err != nil {
-				m.opt.OnError(err)
-			}
+		// Kea recreates every appender on reconfiguration, so a file that
+		// logrotate moved away is reopened; we do the same for kept sinks.
+		var err error
+		if sinks[k] == s {
+			err = s.reopen()
+		} else {
+			err = s.close()
+		}
+		if err != nil {
+			m.opt.OnError(err)
 		}
 	}
 	m.specs, m.sinks = specs, sinks
