@@ -4,7 +4,7 @@
 // change them.
 //
 // Counting is the hot path: a worker gets a *Counter once by name and
-// calls Add, a single atomic add with no lock and no allocation. Samples
+// calls Add: an atomic add and an atomic load, no lock, no allocation. Samples
 // are taken lazily instead of on every change as Kea does: a statistic
 // whose value moved since its last sample gets one new sample, stamped
 // with the time it is taken, whenever statistics are read (statistic-get,
