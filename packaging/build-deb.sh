@@ -54,6 +54,9 @@ install -m 0644 "$root/configs/home-server1.conf" "$root/configs/home-server2.co
 install -m 0644 "$root/packaging/copyright" "$stage/usr/share/doc/twinleaf-dhcp4/copyright"
 install -D -m 0644 "$root/packaging/lintian-overrides" "$stage/usr/share/lintian/overrides/twinleaf-dhcp4"
 cp -r "$root/packaging/scripts" "$stage/scripts"
+install -d "$stage/usr/share/man/man8" "$stage/usr/share/man/man1"
+gzip -9n <"$root/packaging/man/twinleaf-dhcp4.8" >"$stage/usr/share/man/man8/twinleaf-dhcp4.8.gz"
+gzip -9n <"$root/packaging/man/twinleafctl.1" >"$stage/usr/share/man/man1/twinleafctl.1.gz"
 
 # A native package's changelog, one entry for this version. The date is the
 # last commit's, so a rebuild of the same tree gives the same package.
