@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -99,6 +100,14 @@ func serve(o options, stdout, stderr io.Writer) int {
 	}
 	defer pf.Release()
 
+	// TWINLEAF_CPUPROFILE=file writes a Go CPU profile until shutdown, for
+	// finding what a benchmark spends its time on.
+	if path := os.Getenv("TWINLEAF_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d := &service{o: o, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel, stats: stats.New(time.Now)}
