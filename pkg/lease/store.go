@@ -15,35 +15,94 @@ import (
 const shards = 64
 
 // Store is the in-memory lease set with the indexes the engine, the
-// control API and HA need. Leases are sharded by address; each shard keeps
-// its own secondary indexes (client-id, hardware address, hostname) for
-// the leases it holds, so a lookup by identifier visits every shard under
-// a read lock while an update touches exactly one shard under its write
-// lock. Stored leases are never modified in place: an update replaces the
+// control API and HA need. Leases are sharded by address, and each
+// secondary index (client-id, hardware address, hostname) is sharded by
+// its own key, so every lookup, by address or by identifier, takes one
+// shard's read lock, and an update takes its address shard's write lock
+// and then briefly the index shards it touches (always in that order).
+// Stored leases are never modified in place: an update replaces the
 // pointer, so a lease handed out by a lookup stays valid and unchanged.
 type Store struct {
 	seed   maphash.Seed
 	shards [shards]shard
+	byCID  index
+	byHW   index
+	byHost index
 }
 
 type shard struct {
 	mu       sync.RWMutex
 	byAddr   map[netip.Addr]*Lease
-	byCID    map[string][]*Lease
-	byHW     map[string][]*Lease
-	byHost   map[string][]*Lease
 	bySubnet map[uint32]int // lease count per subnet, any state
+}
+
+// index maps an identifier to the leases carrying it, in shards chosen by
+// the identifier's hash.
+type index struct {
+	seed   maphash.Seed
+	shards [shards]indexShard
+}
+
+type indexShard struct {
+	mu sync.RWMutex
+	m  map[string][]*Lease
+}
+
+func (x *index) init() {
+	x.seed = maphash.MakeSeed()
+	for i := range x.shards {
+		x.shards[i].m = map[string][]*Lease{}
+	}
+}
+
+func (x *index) shard(key string) *indexShard {
+	return &x.shards[maphash.String(x.seed, key)%shards]
+}
+
+func (x *index) add(key string, l *Lease) {
+	if key == "" {
+		return
+	}
+	sh := x.shard(key)
+	sh.mu.Lock()
+	sh.m[key] = append(sh.m[key], l)
+	sh.mu.Unlock()
+}
+
+func (x *index) remove(key string, l *Lease) {
+	if key == "" {
+		return
+	}
+	sh := x.shard(key)
+	sh.mu.Lock()
+	drop(sh.m, key, l)
+	sh.mu.Unlock()
+}
+
+// get returns the leases under key that keep accepts, ascending by address.
+func (x *index) get(key string, keep func(*Lease) bool) []*Lease {
+	sh := x.shard(key)
+	sh.mu.RLock()
+	var out []*Lease
+	for _, l := range sh.m[key] {
+		if keep == nil || keep(l) {
+			out = append(out, l)
+		}
+	}
+	sh.mu.RUnlock()
+	sortByAddr(out)
+	return out
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
 	s := &Store{seed: maphash.MakeSeed()}
+	s.byCID.init()
+	s.byHW.init()
+	s.byHost.init()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.byAddr = map[netip.Addr]*Lease{}
-		sh.byCID = map[string][]*Lease{}
-		sh.byHW = map[string][]*Lease{}
-		sh.byHost = map[string][]*Lease{}
 		sh.bySubnet = map[uint32]int{}
 	}
 	return s
@@ -68,7 +127,7 @@ func (s *Store) ByClientID(subnetID uint32, cid []byte) []*Lease {
 	if len(cid) == 0 {
 		return nil
 	}
-	return s.collect(func(sh *shard) []*Lease { return sh.byCID[string(cid)] }, subnetFilter(subnetID))
+	return s.byCID.get(string(cid), subnetFilter(subnetID))
 }
 
 // ByHWAddr returns the leases in subnet subnetID whose hardware address is hw.
@@ -76,7 +135,7 @@ func (s *Store) ByHWAddr(subnetID uint32, hw net.HardwareAddr) []*Lease {
 	if len(hw) == 0 {
 		return nil
 	}
-	return s.collect(func(sh *shard) []*Lease { return sh.byHW[string(hw)] }, subnetFilter(subnetID))
+	return s.byHW.get(string(hw), subnetFilter(subnetID))
 }
 
 // ByClientIDAny returns the leases with client-id cid in every subnet.
@@ -84,7 +143,7 @@ func (s *Store) ByClientIDAny(cid []byte) []*Lease {
 	if len(cid) == 0 {
 		return nil
 	}
-	return s.collect(func(sh *shard) []*Lease { return sh.byCID[string(cid)] }, nil)
+	return s.byCID.get(string(cid), nil)
 }
 
 // ByHWAddrAny returns the leases with hardware address hw in every subnet.
@@ -92,7 +151,7 @@ func (s *Store) ByHWAddrAny(hw net.HardwareAddr) []*Lease {
 	if len(hw) == 0 {
 		return nil
 	}
-	return s.collect(func(sh *shard) []*Lease { return sh.byHW[string(hw)] }, nil)
+	return s.byHW.get(string(hw), nil)
 }
 
 // ByHostname returns the leases whose hostname is name (case-sensitive,
@@ -101,28 +160,11 @@ func (s *Store) ByHostname(name string) []*Lease {
 	if name == "" {
 		return nil
 	}
-	return s.collect(func(sh *shard) []*Lease { return sh.byHost[name] }, nil)
+	return s.byHost.get(name, nil)
 }
 
 func subnetFilter(id uint32) func(*Lease) bool {
 	return func(l *Lease) bool { return l.SubnetID == id }
-}
-
-// collect gathers index hits from every shard, ascending by address.
-func (s *Store) collect(get func(*shard) []*Lease, keep func(*Lease) bool) []*Lease {
-	var out []*Lease
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.RLock()
-		for _, l := range get(sh) {
-			if keep == nil || keep(l) {
-				out = append(out, l)
-			}
-		}
-		sh.mu.RUnlock()
-	}
-	sortByAddr(out)
-	return out
 }
 
 // CompareAndPut stores nl at nl.Addr if the lease stored there now is old
@@ -137,9 +179,9 @@ func (s *Store) CompareAndPut(old, nl *Lease) bool {
 		return false
 	}
 	if cur != nil {
-		sh.unindex(cur)
+		s.unindex(sh, cur)
 	}
-	sh.index(nl)
+	s.index(sh, nl)
 	return true
 }
 
@@ -152,7 +194,7 @@ func (s *Store) CompareAndDelete(cur *Lease) bool {
 	if sh.byAddr[cur.Addr] != cur {
 		return false
 	}
-	sh.unindex(cur)
+	s.unindex(sh, cur)
 	return true
 }
 
@@ -164,9 +206,9 @@ func (s *Store) Put(l *Lease) *Lease {
 	defer sh.mu.Unlock()
 	old := sh.byAddr[l.Addr]
 	if old != nil {
-		sh.unindex(old)
+		s.unindex(sh, old)
 	}
-	sh.index(l)
+	s.index(sh, l)
 	return old
 }
 
@@ -177,33 +219,30 @@ func (s *Store) Delete(addr netip.Addr) (*Lease, bool) {
 	defer sh.mu.Unlock()
 	l, ok := sh.byAddr[addr]
 	if ok {
-		sh.unindex(l)
+		s.unindex(sh, l)
 	}
 	return l, ok
 }
 
-func (sh *shard) index(l *Lease) {
+// index adds l to its address shard sh (whose write lock is held) and to
+// the identifier indexes.
+func (s *Store) index(sh *shard, l *Lease) {
 	sh.byAddr[l.Addr] = l
-	if len(l.ClientID) > 0 {
-		sh.byCID[string(l.ClientID)] = append(sh.byCID[string(l.ClientID)], l)
-	}
-	if len(l.HWAddr) > 0 {
-		sh.byHW[string(l.HWAddr)] = append(sh.byHW[string(l.HWAddr)], l)
-	}
-	if l.Hostname != "" {
-		sh.byHost[l.Hostname] = append(sh.byHost[l.Hostname], l)
-	}
 	sh.bySubnet[l.SubnetID]++
+	s.byCID.add(string(l.ClientID), l)
+	s.byHW.add(string(l.HWAddr), l)
+	s.byHost.add(l.Hostname, l)
 }
 
-func (sh *shard) unindex(l *Lease) {
+// unindex is index undone.
+func (s *Store) unindex(sh *shard, l *Lease) {
 	delete(sh.byAddr, l.Addr)
-	drop(sh.byCID, string(l.ClientID), l)
-	drop(sh.byHW, string(l.HWAddr), l)
-	drop(sh.byHost, l.Hostname, l)
 	if sh.bySubnet[l.SubnetID]--; sh.bySubnet[l.SubnetID] == 0 {
 		delete(sh.bySubnet, l.SubnetID)
 	}
+	s.byCID.remove(string(l.ClientID), l)
+	s.byHW.remove(string(l.HWAddr), l)
+	s.byHost.remove(l.Hostname, l)
 }
 
 func drop(m map[string][]*Lease, key string, l *Lease) {
