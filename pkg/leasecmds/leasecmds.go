@@ -23,16 +23,37 @@ import (
 	"time"
 
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
+	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 )
 
 // SubnetInfo is what the commands need to know of a configured subnet:
-// its id, its prefix (to check or find a lease's subnet) and its valid
-// lifetime (lease4-add's default).
+// its id, its prefix (to check or find a lease's subnet), its valid
+// lifetime (lease4-add's default) and its pools (per-pool statistics).
 type SubnetInfo struct {
 	ID            uint32
 	Prefix        netip.Prefix
 	ValidLifetime uint32
+	Pools         []PoolInfo
+}
+
+// PoolInfo is one address pool of a subnet.
+type PoolInfo struct {
+	ID          uint32
+	First, Last netip.Addr
+}
+
+// SubnetsOf lists a compiled configuration's subnets, for Deps.Subnets.
+func SubnetsOf(n *dhcp4.Network) []SubnetInfo {
+	out := make([]SubnetInfo, 0, len(n.Subnets))
+	for _, s := range n.Subnets {
+		si := SubnetInfo{ID: s.ID, Prefix: s.Prefix, ValidLifetime: s.Valid.Default}
+		for _, p := range s.Pools {
+			si.Pools = append(si.Pools, PoolInfo{ID: p.ID, First: p.First, Last: p.Last})
+		}
+		out = append(out, si)
+	}
+	return out
 }
 
 // Stats receives statistic changes; *stats.Registry is one.

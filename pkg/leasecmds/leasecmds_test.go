@@ -20,7 +20,9 @@ import (
 var (
 	testNow     = time.Unix(1800000000, 0)
 	testSubnets = []SubnetInfo{
-		{ID: 1, Prefix: netip.MustParsePrefix("192.0.2.0/24"), ValidLifetime: 4000},
+		{ID: 1, Prefix: netip.MustParsePrefix("192.0.2.0/24"), ValidLifetime: 4000,
+			Pools: []PoolInfo{{ID: 0, First: netip.MustParseAddr("192.0.2.100"), Last: netip.MustParseAddr("192.0.2.199")},
+				{ID: 7, First: netip.MustParseAddr("192.0.2.30"), Last: netip.MustParseAddr("192.0.2.39")}}},
 		{ID: 2, Prefix: netip.MustParsePrefix("198.51.100.0/24"), ValidLifetime: 7200},
 	}
 )
@@ -308,15 +310,19 @@ func TestStatsAndObserve(t *testing.T) {
 		want      statsRec
 	}{
 		{"lease4-add", `{"ip-address":"192.0.2.30","hw-address":"01:02:03:04:05:06"}`,
-			statsRec{"subnet[1].assigned-addresses": 1}},
+			statsRec{"subnet[1].assigned-addresses": 1, "subnet[1].pool[7].assigned-addresses": 1}},
 		{"lease4-update", `{"ip-address":"192.0.2.30","hw-address":"","state":1}`,
-			statsRec{"subnet[1].assigned-addresses": 1, "subnet[1].declined-addresses": 1, "declined-addresses": 1}},
+			statsRec{"subnet[1].assigned-addresses": 1, "subnet[1].pool[7].assigned-addresses": 1,
+				"subnet[1].declined-addresses": 1, "subnet[1].pool[7].declined-addresses": 1, "declined-addresses": 1}},
 		{"lease4-update", `{"ip-address":"192.0.2.30","hw-address":"","state":2}`,
-			statsRec{"subnet[1].assigned-addresses": 0, "subnet[1].declined-addresses": 0, "declined-addresses": 0}},
+			statsRec{"subnet[1].assigned-addresses": 0, "subnet[1].pool[7].assigned-addresses": 0,
+				"subnet[1].declined-addresses": 0, "subnet[1].pool[7].declined-addresses": 0, "declined-addresses": 0}},
 		{"lease4-update", `{"ip-address":"192.0.2.30","hw-address":"01:02:03:04:05:06"}`,
-			statsRec{"subnet[1].assigned-addresses": 1, "subnet[1].declined-addresses": 0, "declined-addresses": 0}},
+			statsRec{"subnet[1].assigned-addresses": 1, "subnet[1].pool[7].assigned-addresses": 1,
+				"subnet[1].declined-addresses": 0, "subnet[1].pool[7].declined-addresses": 0, "declined-addresses": 0}},
 		{"lease4-del", `{"ip-address":"192.0.2.30"}`,
-			statsRec{"subnet[1].assigned-addresses": 0, "subnet[1].declined-addresses": 0, "declined-addresses": 0}},
+			statsRec{"subnet[1].assigned-addresses": 0, "subnet[1].pool[7].assigned-addresses": 0,
+				"subnet[1].declined-addresses": 0, "subnet[1].pool[7].declined-addresses": 0, "declined-addresses": 0}},
 	}
 	for i, s := range steps {
 		if a := f.call(t, s.cmd, s.args); a.Result != 0 {
