@@ -1,0 +1,202 @@
+package ha
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twinleaf/twinleaf/pkg/lease"
+)
+
+// LeaseUpdateCommand is lease4-update for a new, renewed, declined or (3.x)
+// released lease: the lease's lease_cmds form with expire in place of
+// cltt, force-create, and 3.x's origin.
+func LeaseUpdateCommand(v Version, l *lease.Lease) Command {
+	args := leaseArgs(v, l)
+	args["force-create"] = true
+	return Command{"lease4-update", args}
+}
+
+// LeaseDeleteCommand is lease4-del for a released lease (without affinity)
+// or the old address of a client that moved. The receiver deletes by
+// address alone.
+func LeaseDeleteCommand(v Version, l *lease.Lease) Command {
+	return Command{"lease4-del", leaseArgs(v, l)}
+}
+
+func leaseArgs(v Version, l *lease.Lease) map[string]any {
+	m := map[string]any{
+		"ip-address": l.Addr.String(),
+		"hw-address": hexColon(l.HWAddr),
+		"subnet-id":  l.SubnetID,
+		"valid-lft":  l.ValidLft,
+		"expire":     l.Expire().Unix(),
+		"fqdn-fwd":   l.FqdnFwd,
+		"fqdn-rev":   l.FqdnRev,
+		"hostname":   l.Hostname,
+		"state":      uint32(l.State),
+	}
+	if len(l.ClientID) > 0 {
+		m["client-id"] = hexColon(l.ClientID)
+	}
+	if l.UserContext != nil {
+		m["user-context"] = l.UserContext
+	}
+	if v == Kea3 {
+		m["origin"] = "ha-partner"
+		if l.PoolID != 0 {
+			m["pool-id"] = l.PoolID
+		}
+	}
+	return m
+}
+
+func hexColon(b []byte) string {
+	var s strings.Builder
+	for i, c := range b {
+		if i > 0 {
+			s.WriteByte(':')
+		}
+		fmt.Fprintf(&s, "%02x", c)
+	}
+	return s.String()
+}
+
+// parseHexColon reads Kea's colon hex, where an octet may be one digit.
+func parseHexColon(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ":")
+	b := make([]byte, len(parts))
+	for i, p := range parts {
+		if len(p) == 0 || len(p) > 2 {
+			return nil, fmt.Errorf("%q is not colon-separated hex", s)
+		}
+		n, err := strconv.ParseUint(p, 16, 8)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not colon-separated hex", s)
+		}
+		b[i] = byte(n)
+	}
+	return b, nil
+}
+
+// LeasePage is one lease4-get-page answer. Leases that failed Kea's strict
+// sync rules are in Skipped with the reason; Kea logs and skips them too
+// (a 3.x released lease arriving at a 2.2 server is the usual case).
+type LeasePage struct {
+	Leases  []*lease.Lease
+	Skipped []error
+}
+
+// ParseLeasePage reads a lease4-get-page answer: rc 3 is an empty page; a
+// missing leases list is an error.
+func ParseLeasePage(body []byte) (LeasePage, error) {
+	a, err := ParseAnswer(body)
+	if err != nil {
+		return LeasePage{}, err
+	}
+	if a.Result != 0 && a.Result != 3 {
+		return LeasePage{}, a.Err()
+	}
+	var args struct {
+		Leases []json.RawMessage `json:"leases"`
+	}
+	if len(a.Arguments) == 0 || a.Arguments[0] != '{' {
+		if a.Result == 3 {
+			return LeasePage{}, nil
+		}
+		return LeasePage{}, fmt.Errorf("%w: lease4-get-page answer has no arguments map", errAnswer)
+	}
+	if err := json.Unmarshal(a.Arguments, &args); err != nil || args.Leases == nil {
+		return LeasePage{}, fmt.Errorf("%w: lease4-get-page answer has no leases list", errAnswer)
+	}
+	var p LeasePage
+	for i, raw := range args.Leases {
+		l, err := ParseLease(raw)
+		if err != nil {
+			p.Skipped = append(p.Skipped, fmt.Errorf("lease %d of the page: %w", i, err))
+			continue
+		}
+		p.Leases = append(p.Leases, l)
+	}
+	return p, nil
+}
+
+// ParseLease reads one lease the way Kea's sync does (Lease4::fromElement):
+// ip-address, subnet-id, hw-address, cltt, valid-lft, fqdn-fwd, fqdn-rev,
+// hostname and state are required; client-id, pool-id and user-context
+// are optional. State 4 (a v6 state) is refused.
+func ParseLease(raw []byte) (*lease.Lease, error) {
+	var m map[string]json.RawMessage
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil || m == nil {
+		return nil, fmt.Errorf("ha: lease is not a JSON map")
+	}
+	for _, k := range []string{"ip-address", "subnet-id", "hw-address", "cltt", "valid-lft",
+		"fqdn-fwd", "fqdn-rev", "hostname", "state"} {
+		if _, ok := m[k]; !ok {
+			return nil, fmt.Errorf("ha: lease has no %q", k)
+		}
+	}
+	var l lease.Lease
+	var ip, hw string
+	var cltt int64
+	var state uint32
+	steps := []struct {
+		key string
+		dst any
+	}{{"ip-address", &ip}, {"hw-address", &hw}, {"subnet-id", &l.SubnetID}, {"cltt", &cltt},
+		{"valid-lft", &l.ValidLft}, {"fqdn-fwd", &l.FqdnFwd}, {"fqdn-rev", &l.FqdnRev},
+		{"hostname", &l.Hostname}, {"state", &state}}
+	for _, s := range steps {
+		if err := json.Unmarshal(m[s.key], s.dst); err != nil {
+			return nil, fmt.Errorf("ha: lease %q: %s is not valid", s.key, m[s.key])
+		}
+	}
+	var err error
+	if l.Addr, err = netip.ParseAddr(ip); err != nil || !l.Addr.Is4() {
+		return nil, fmt.Errorf("ha: lease ip-address %q is not an IPv4 address", ip)
+	}
+	if l.HWAddr, err = parseHexColon(hw); err != nil {
+		return nil, fmt.Errorf("ha: lease %s hw-address: %v", ip, err)
+	}
+	if len(l.HWAddr) > 20 {
+		return nil, fmt.Errorf("ha: lease %s hw-address %q is longer than 20 bytes", ip, hw)
+	}
+	if cltt < 0 || cltt > math.MaxInt64/2 {
+		return nil, fmt.Errorf("ha: lease %s cltt %d is out of range", ip, cltt)
+	}
+	l.CLTT = time.Unix(cltt, 0)
+	if state > uint32(lease.StateReleased) {
+		return nil, fmt.Errorf("ha: lease %s state %d is not a DHCPv4 lease state (0..3)", ip, state)
+	}
+	l.State = lease.State(state)
+	if raw, ok := m["client-id"]; ok {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("ha: lease %s client-id is not a string", ip)
+		}
+		if l.ClientID, err = parseHexColon(s); err != nil {
+			return nil, fmt.Errorf("ha: lease %s client-id: %v", ip, err)
+		}
+	}
+	if raw, ok := m["pool-id"]; ok {
+		if err := json.Unmarshal(raw, &l.PoolID); err != nil {
+			return nil, fmt.Errorf("ha: lease %s pool-id %s is not valid", ip, raw)
+		}
+	}
+	if raw, ok := m["user-context"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &l.UserContext); err != nil {
+			return nil, fmt.Errorf("ha: lease %s user-context is not a map", ip)
+		}
+	}
+	return &l, nil
+}

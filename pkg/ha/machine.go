@@ -1,0 +1,847 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
+	"github.com/twinleaf/twinleaf/pkg/lease"
+)
+
+// Config is what a Machine needs: the relationship as parsed from Kea's
+// configuration and the outside world, injected.
+type Config struct {
+	HA config.HA
+	// Version is the wire form this server sends (Kea3 unless the pair
+	// runs a Kea 2.2 partner that must see 2.2's arguments).
+	Version Version
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+	// ClockSynced reports whether the local clock is synchronised (NTP);
+	// nil means always. See README: clock skew on boards without an RTC.
+	ClockSynced func() bool
+	// Transport reaches the partner; required unless this server is a
+	// backup or the passive-backup primary.
+	Transport Transport
+	// Syncer runs the lease sync in state syncing; nil fails every sync.
+	Syncer Syncer
+	// Backlog is load-balancing's communication-recovery queue; nil turns
+	// communication-recovery into a plain wait.
+	Backlog Backlog
+	// SetDHCP is told when local DHCP service must go on or off (Kea's
+	// adjustNetworkState). It runs with the machine locked: it must not
+	// call back into the Machine.
+	SetDHCP func(enabled bool)
+	// Log gets Kea's HA messages ("ID text"); nil logs nothing.
+	Log hclog.Logger
+}
+
+// Machine is one server's HA state machine (Kea's HAService). Its methods
+// are safe for concurrent use; InScope is cheap and called per packet.
+type Machine struct {
+	cfg     Config
+	ha      config.HA
+	self    config.Peer
+	partner *config.Peer // the failover peer; nil for backups and passive-backup
+	peers   []config.Peer
+	log     hclog.Logger
+
+	mu            sync.Mutex // the state machine; held while a pass runs
+	state, prev   State
+	entry         bool
+	paused        bool
+	pausedOnce    map[State]bool
+	cancelPending bool // a maintenance cancel just moved us: one no-op pass
+	maintStart    bool // partner-down entered by ha-maintenance-start
+
+	cmu  sync.Mutex // comm, shared with the packet path
+	comm *comm
+
+	served  atomic.Pointer[map[string]bool]
+	enabled atomic.Bool
+}
+
+// New builds the machine in state waiting (run it with Run or Heartbeat).
+func New(cfg Config) (*Machine, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Log
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	m := &Machine{cfg: cfg, ha: cfg.HA, log: log, pausedOnce: map[State]bool{}}
+	if err := m.orderPeers(); err != nil {
+		return nil, err
+	}
+	if m.partner != nil && cfg.Transport == nil {
+		return nil, fmt.Errorf("ha: %s has a partner (%s) but no transport to reach it", m.self.Name, m.partner.Name)
+	}
+	h := cfg.HA
+	m.comm = newComm(cfg.Now(), ms(h.MaxResponseDelay), ms(h.MaxAckDelay), h.MaxUnackedClients, h.MaxRejectedLeaseUpdates)
+	m.served.Store(&map[string]bool{})
+	m.state = Waiting
+	m.prev = Waiting
+	m.entry = true
+	m.paused = m.shouldPause(Waiting)
+	return m, nil
+}
+
+func ms(v uint32) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// orderPeers sorts the peers as Kea's query filter does: the primary
+// first (scope index 0), then the secondary or standby, then backups.
+func (m *Machine) orderPeers() error {
+	var found bool
+	rank := map[string]int{"primary": 0, "secondary": 1, "standby": 1, "backup": 2}
+	m.peers = slices.Clone(m.ha.Peers)
+	slices.SortStableFunc(m.peers, func(a, b config.Peer) int { return rank[a.Role] - rank[b.Role] })
+	for _, p := range m.peers {
+		if p.Name == m.ha.ThisServerName {
+			m.self, found = p, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("ha: this-server-name %q matches no peer", m.ha.ThisServerName)
+	}
+	if m.self.Role == "backup" || m.ha.Mode == "passive-backup" {
+		return nil
+	}
+	for i, p := range m.peers {
+		if p.Name != m.self.Name && p.Role != "backup" {
+			m.partner = &m.peers[i]
+			return nil
+		}
+	}
+	return fmt.Errorf("ha: %s (%s) has no partner among the peers", m.self.Name, m.ha.Mode)
+}
+
+func (m *Machine) shouldPause(s State) bool {
+	switch m.ha.StateMachine[s.String()] {
+	case "always":
+		return true
+	case "once":
+		if !m.pausedOnce[s] {
+			m.pausedOnce[s] = true
+			return true
+		}
+	}
+	return false
+}
+
+// State is this server's state.
+func (m *Machine) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+// PartnerState is the partner's state from the last heartbeat, or
+// Unavailable after a failed command.
+func (m *Machine) PartnerState() State {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	return m.comm.partner
+}
+
+// DHCPEnabled reports whether local DHCP service runs in the current state.
+func (m *Machine) DHCPEnabled() bool { return m.enabled.Load() }
+
+// Paused reports that the state-machine configuration paused the machine
+// on entry to its state; ha-continue resumes it.
+func (m *Machine) Paused() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paused
+}
+
+// HeartbeatsRunning reports whether this state sends heartbeats: not
+// while syncing (the sync replaces them), never in terminated, backup and
+// passive-backup.
+func (m *Machine) HeartbeatsRunning() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.heartbeatsRunning()
+}
+
+func (m *Machine) heartbeatsRunning() bool {
+	if m.partner == nil || m.ha.HeartbeatDelay == 0 {
+		return false
+	}
+	switch m.state {
+	case Syncing, Terminated, Backup, PassiveBackup:
+		return false
+	}
+	return true
+}
+
+// HeartbeatDelay is the pause between the end of one heartbeat exchange
+// and the next.
+func (m *Machine) HeartbeatDelay() time.Duration { return ms(m.ha.HeartbeatDelay) }
+
+// Heartbeat sends ha-heartbeat to the partner, records the answer (or the
+// failure), then runs the state machine. It returns the heartbeat's error.
+func (m *Machine) Heartbeat(ctx context.Context) error {
+	var err error
+	if m.HeartbeatsRunning() {
+		var body []byte
+		body, err = call(ctx, m.cfg.Transport, m.partner.Name, HeartbeatCommand(m.cfg.Version, m.self.Name))
+		var hb Heartbeat
+		if err == nil {
+			hb, err = ParseHeartbeat(body)
+		}
+		m.cmu.Lock()
+		if err != nil {
+			m.comm.unavailable(m.cfg.Now())
+		} else {
+			m.comm.heartbeatOK(hb, m.cfg.Now())
+		}
+		m.cmu.Unlock()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cancelPending, m.maintStart = false, false
+	m.run(ctx)
+	return err
+}
+
+// Run runs the state machine once without a heartbeat: at start, and on
+// servers that send none (backups, passive-backup).
+func (m *Machine) Run(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.run(ctx)
+}
+
+// run calls state handlers until one makes no transition, as Kea's
+// runModel does; the bound only guards against a bug looping forever.
+func (m *Machine) run(ctx context.Context) {
+	for range 32 {
+		before := m.state
+		m.handle(ctx)
+		if m.state == before {
+			return
+		}
+	}
+}
+
+// transition moves to s, logs it, pauses if configured and clears the
+// backlog when leaving communication-recovery.
+func (m *Machine) transition(s State) {
+	m.cmu.Lock()
+	partner := m.comm.partner
+	m.cmu.Unlock()
+	from, to := strings.ToUpper(m.state.String()), strings.ToUpper(s.String())
+	if m.ha.Mode == "passive-backup" {
+		m.log.Info(fmt.Sprintf("HA_STATE_TRANSITION_PASSIVE_BACKUP %s: server transitions from %s to %s state", m.self.Name, from, to))
+	} else {
+		m.log.Info(fmt.Sprintf("HA_STATE_TRANSITION %s: server transitions from %s to %s state, partner state is %s",
+			m.self.Name, from, to, strings.ToUpper(partner.String())))
+	}
+	if m.state == CommunicationRecovery && s != CommunicationRecovery && m.cfg.Backlog != nil {
+		m.cfg.Backlog.Clear()
+	}
+	m.prev, m.state = m.state, s
+	m.entry = m.prev != s
+	if m.entry && !m.paused && m.shouldPause(s) {
+		m.paused = true
+	}
+}
+
+// normal is the mode's normal state.
+func (m *Machine) normal() State {
+	if m.ha.Mode == "load-balancing" {
+		return LoadBalancing
+	}
+	return HotStandby
+}
+
+// onEntry runs the state's entry actions: scopes, local DHCP, and the
+// rejected-updates reset.
+func (m *Machine) onEntry() {
+	if !m.entry {
+		return
+	}
+	m.entry = false
+	switch m.state {
+	case Waiting, Syncing, Ready, InMaintenance, Backup:
+		m.serveNone()
+	case PartnerDown:
+		if m.maintStart || m.self.AutoFailover {
+			m.serveFailover()
+		} else {
+			m.serveDefault()
+		}
+	case PartnerInMaintenance:
+		m.serveFailover()
+	default:
+		m.serveDefault()
+	}
+	m.adjustDHCP()
+	switch m.state {
+	case Waiting, Syncing, Ready, PartnerDown, Terminated:
+		m.cmu.Lock()
+		clear(m.comm.rejected)
+		m.cmu.Unlock()
+	}
+	if m.paused {
+		m.log.Info(fmt.Sprintf("HA_STATE_MACHINE_PAUSED %s: state machine paused in state %s", m.self.Name, m.state))
+	}
+	switch m.state {
+	case InMaintenance:
+		m.log.Info(fmt.Sprintf("HA_MAINTENANCE_SHUTDOWN_SAFE %s: the server can now be shutdown for maintenance as the partner has taken over the DHCP traffic", m.self.Name))
+	case Terminated:
+		m.log.Error(fmt.Sprintf("HA_TERMINATED HA %s: service terminated due to an unrecoverable condition. Check previous error message(s), address the problem and restart!", m.self.Name))
+	}
+}
+
+func (m *Machine) adjustDHCP() {
+	want := m.state.DHCPEnabled()
+	if want == m.enabled.Load() {
+		return
+	}
+	word := "disabled"
+	id := "HA_LOCAL_DHCP_DISABLE"
+	if want {
+		word, id = "enabled", "HA_LOCAL_DHCP_ENABLE"
+	}
+	m.log.Info(fmt.Sprintf("%s %s: local DHCP service is %s while the %s is in the %s state",
+		id, m.self.Name, word, m.self.Name, strings.ToUpper(m.state.String())))
+	m.enabled.Store(want)
+	if m.cfg.SetDHCP != nil {
+		m.cfg.SetDHCP(want)
+	}
+}
+
+// handle is one pass of the current state's handler, checks in Kea's
+// order (section 1.4 of the fact sheet).
+func (m *Machine) handle(ctx context.Context) {
+	m.onEntry()
+	switch m.state {
+	case Backup, PassiveBackup, Terminated, InMaintenance:
+		return
+	case PartnerInMaintenance:
+		m.handlePartnerInMaintenance()
+		return
+	}
+	if m.paused || m.cancelPending {
+		return
+	}
+	if m.state == Waiting {
+		if m.self.Role == "backup" {
+			m.transition(Backup)
+			return
+		}
+		if m.ha.Mode == "passive-backup" {
+			m.transition(PassiveBackup)
+			return
+		}
+	}
+	if m.shouldTerminate() {
+		m.transition(Terminated)
+		return
+	}
+	m.cmu.Lock()
+	partner, since := m.comm.partner, m.comm.partnerSince
+	newUnsent := m.comm.newUnsent()
+	m.cmu.Unlock()
+	if m.partnerStateInvalid(partner) {
+		if m.state != Waiting {
+			m.transition(Waiting)
+		}
+		return
+	}
+	switch m.state {
+	case Waiting:
+		m.handleWaiting(partner, since)
+	case Syncing:
+		m.handleSyncing(ctx, partner)
+	case Ready:
+		m.handleReady(partner)
+	case LoadBalancing, HotStandby:
+		m.handleNormal(partner)
+	case CommunicationRecovery:
+		m.handleRecovery(ctx, partner)
+	case PartnerDown:
+		m.handlePartnerDown(partner, newUnsent)
+	}
+}
+
+func (m *Machine) syncOrReady() State {
+	if m.ha.SyncLeases {
+		return Syncing
+	}
+	return Ready
+}
+
+func (m *Machine) handleWaiting(partner State, since time.Time) {
+	switch partner {
+	case CommunicationRecovery, HotStandby, LoadBalancing, InMaintenance, PartnerDown, PartnerInMaintenance, Ready:
+		m.transition(m.syncOrReady())
+	case Waiting:
+		if m.self.Role == "primary" {
+			m.transition(m.syncOrReady())
+		}
+	case Terminated:
+		if m.cfg.Now().Sub(since) >= terminatedAfter {
+			m.log.Warn(fmt.Sprintf("HA_TERMINATED_PARTNER_DID_NOT_RESTART %s: partner server remained in terminated state for %d minutes", m.self.Name, int(terminatedAfter/time.Minute)))
+			m.transition(Terminated)
+		}
+	case Unavailable:
+		if m.shouldPartnerDown() {
+			m.transition(PartnerDown)
+		}
+	}
+}
+
+func (m *Machine) handleSyncing(ctx context.Context, partner State) {
+	switch partner {
+	case Terminated:
+		m.transition(Terminated)
+	case Unavailable:
+		if m.shouldPartnerDown() {
+			m.transition(PartnerDown)
+		}
+	default:
+		err := errors.New("no lease syncer configured")
+		if m.cfg.Syncer != nil {
+			err = m.cfg.Syncer.Sync(ctx)
+		}
+		if err == nil {
+			m.transition(Ready)
+			return
+		}
+		m.log.Error(fmt.Sprintf("HA_SYNC_FAILED %s: lease database synchronization with %s failed: %v", m.self.Name, m.partner.Name, err))
+		m.cmu.Lock()
+		m.comm.unavailable(m.cfg.Now())
+		m.cmu.Unlock()
+	}
+}
+
+func (m *Machine) handleReady(partner State) {
+	switch partner {
+	case HotStandby, LoadBalancing, CommunicationRecovery:
+		m.transition(m.normal())
+	case InMaintenance:
+		m.transition(PartnerInMaintenance)
+	case PartnerInMaintenance:
+		m.transition(InMaintenance)
+	case Ready:
+		if m.self.Role == "primary" {
+			m.transition(m.normal())
+		}
+	case Terminated:
+		m.transition(Terminated)
+	case Unavailable:
+		if m.shouldPartnerDown() {
+			m.transition(PartnerDown)
+		}
+	}
+}
+
+// handleCommon is the part of normal and communication-recovery that is
+// the same; it reports whether it handled the partner state.
+func (m *Machine) handleCommon(partner State) bool {
+	switch partner {
+	case InMaintenance:
+		m.transition(PartnerInMaintenance)
+	case PartnerDown:
+		m.transition(Waiting)
+	case PartnerInMaintenance:
+		m.transition(InMaintenance)
+	case Terminated:
+		m.transition(Terminated)
+	default:
+		return false
+	}
+	return true
+}
+
+func (m *Machine) handleNormal(partner State) {
+	if m.handleCommon(partner) || partner != Unavailable {
+		return
+	}
+	switch {
+	case m.shouldPartnerDown():
+		m.transition(PartnerDown)
+	case m.ha.Mode == "load-balancing" && m.ha.DelayedUpdatesLimit > 0:
+		m.transition(CommunicationRecovery)
+	}
+}
+
+func (m *Machine) handleRecovery(ctx context.Context, partner State) {
+	if m.handleCommon(partner) {
+		return
+	}
+	overflowed := m.cfg.Backlog != nil && m.cfg.Backlog.Overflowed()
+	m.cmu.Lock()
+	interrupted := m.comm.interrupted(m.cfg.Now())
+	m.cmu.Unlock()
+	switch partner {
+	case Unavailable:
+		if m.shouldPartnerDown() {
+			m.transition(PartnerDown)
+		}
+		return
+	case Waiting, Syncing, Ready:
+		if !interrupted && overflowed {
+			m.transition(Waiting)
+		}
+		return
+	}
+	if interrupted {
+		return
+	}
+	if partner != m.normal() && partner != CommunicationRecovery {
+		m.transition(Waiting)
+		return
+	}
+	if overflowed || (m.cfg.Backlog != nil && m.cfg.Backlog.Replay(ctx) != nil) {
+		if m.sendReset(ctx) {
+			m.transition(Waiting)
+		}
+		return
+	}
+	m.transition(m.normal())
+}
+
+// sendReset asks the partner to resync (ha-reset); a failure marks it
+// unavailable.
+func (m *Machine) sendReset(ctx context.Context) bool {
+	body, err := call(ctx, m.cfg.Transport, m.partner.Name, ResetCommand(m.cfg.Version, m.self.Name))
+	if err == nil {
+		var a Answer
+		if a, err = ParseAnswer(body); err == nil {
+			err = a.Err()
+		}
+	}
+	if err != nil {
+		m.log.Error(fmt.Sprintf("HA_RESET_FAILED %s: failed to send ha-reset command to %s: %v", m.self.Name, m.partner.Name, err))
+		m.cmu.Lock()
+		m.comm.unavailable(m.cfg.Now())
+		m.cmu.Unlock()
+		return false
+	}
+	return true
+}
+
+func (m *Machine) handlePartnerDown(partner State, newUnsent bool) {
+	switch partner {
+	case CommunicationRecovery, PartnerDown, PartnerInMaintenance:
+		m.transition(Waiting)
+	case Ready:
+		if newUnsent {
+			m.transition(Waiting)
+		} else {
+			m.transition(m.normal())
+		}
+	case Terminated:
+		m.transition(Terminated)
+	}
+}
+
+// handlePartnerInMaintenance: no maintenance-cancel check here (this
+// server is the one that cancels), and the only automatic exit is a
+// failed heartbeat, without the unacked-clients test.
+func (m *Machine) handlePartnerInMaintenance() {
+	if m.paused {
+		return
+	}
+	if m.shouldTerminate() {
+		m.transition(Terminated)
+		return
+	}
+	if m.PartnerState() == Unavailable {
+		m.transition(PartnerDown)
+	}
+}
+
+// partnerStateInvalid: a partner state that cannot exist in our mode.
+func (m *Machine) partnerStateInvalid(p State) bool {
+	switch p {
+	case CommunicationRecovery, LoadBalancing:
+		return m.ha.Mode != "load-balancing"
+	case HotStandby:
+		return m.ha.Mode != "hot-standby"
+	}
+	return false
+}
+
+// shouldTerminate is Kea's clock-skew and rejected-updates check, with
+// twinleaf's rule that only a skew between two synchronised clocks
+// terminates.
+func (m *Machine) shouldTerminate() bool {
+	localSynced := m.cfg.ClockSynced == nil || m.cfg.ClockSynced()
+	now := m.cfg.Now()
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	c := m.comm
+	if c.skewTerminates(localSynced) {
+		m.log.Error(fmt.Sprintf("HA_HIGH_CLOCK_SKEW_CAUSED_TERMINATION %s: %s, causing HA service to terminate", m.self.Name, m.skewText()))
+		return true
+	}
+	if c.skewWarns(now) {
+		text := m.skewText()
+		if abs(c.skew) > terminateSkew {
+			text += ", waiting for a synchronized clock before acting on it"
+		}
+		m.log.Warn(fmt.Sprintf("HA_HIGH_CLOCK_SKEW %s: %s, please synchronize clocks!", m.self.Name, text))
+	}
+	if c.rejectedTerminates(now) {
+		m.log.Error(fmt.Sprintf("HA_LEASE_UPDATE_REJECTS_CAUSED_TERMINATION %s: too many rejected lease updates cause the HA service to terminate", m.self.Name))
+		return true
+	}
+	return false
+}
+
+// skewText is Kea's clock-skew description; cmu must be held.
+func (m *Machine) skewText() string {
+	c := m.comm
+	const layout = "2006-01-02 15:04:05"
+	s := c.skew / time.Second
+	dir := "ahead of"
+	if s < 0 {
+		s, dir = -s, "behind"
+	}
+	return fmt.Sprintf("my time: %s, partner's time: %s, partner's clock is %ds %s", c.myTimeAtSkew.UTC().Format(layout),
+		c.partnerTime.UTC().Format(layout), s, dir)
+}
+
+// shouldPartnerDown is Kea's rule: only once communication is interrupted;
+// then at once when local DHCP is off or we are the hot-standby primary,
+// else (a load-balancing peer or a serving standby) only when enough
+// clients went unanswered.
+func (m *Machine) shouldPartnerDown() bool {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	if !m.comm.interrupted(m.cfg.Now()) {
+		return false
+	}
+	if m.enabled.Load() && (m.ha.Mode == "load-balancing" || m.self.Role == "standby") {
+		return m.comm.failureDetected()
+	}
+	return true
+}
+
+// PartnerUnavailable records a failed command to the partner (a lease
+// update that failed other than by conflict, a failed sync page).
+func (m *Machine) PartnerUnavailable() {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	m.comm.unavailable(m.cfg.Now())
+}
+
+// UpdatePlan says what to do with one DHCP transaction's lease updates to
+// the partner.
+type UpdatePlan uint8
+
+// Plans: skip (counted in unsent-update-count when the state serves
+// clients), send and hold the reply until the partner acknowledges, or
+// queue in the communication-recovery backlog without holding the reply.
+const (
+	UpdateSkip UpdatePlan = iota
+	UpdateSend
+	UpdateQueue
+)
+
+// Committed is called once per DHCP transaction that committed leases and
+// returns what to do with its updates to the partner. Updates to backups
+// follow SendLeaseUpdates alone and are not decided here.
+func (m *Machine) Committed() UpdatePlan {
+	if !m.ha.SendLeaseUpdates || m.partner == nil {
+		return UpdateSkip
+	}
+	m.mu.Lock()
+	s := m.state
+	m.mu.Unlock()
+	switch s {
+	case HotStandby, LoadBalancing, PartnerInMaintenance:
+		return UpdateSend
+	case CommunicationRecovery:
+		return UpdateQueue
+	}
+	if s.DHCPEnabled() {
+		m.cmu.Lock()
+		m.comm.countUnsent()
+		m.cmu.Unlock()
+	}
+	return UpdateSkip
+}
+
+// UnsentUpdateCount is the counter the heartbeat answer reports.
+func (m *Machine) UnsentUpdateCount() uint64 {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	return m.comm.unsent
+}
+
+// UpdateRejected records a lease update the partner refused with a
+// conflict (rc 4, Kea 3.x) for the client; enough distinct clients within
+// 24 h terminate HA.
+func (m *Machine) UpdateRejected(hw net.HardwareAddr, clientID []byte) {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	m.comm.rejected[clientKey{string(hw), string(clientID)}] = m.cfg.Now().Add(rejectedExpiry)
+}
+
+// UpdateAccepted forgets an earlier rejection of the client.
+func (m *Machine) UpdateAccepted(hw net.HardwareAddr, clientID []byte) {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	delete(m.comm.rejected, clientKey{string(hw), string(clientID)})
+}
+
+// ShouldReclaim reports whether this server reclaims the expired lease: a
+// terminated server reclaims only its own scope's leases.
+func (m *Machine) ShouldReclaim(l *lease.Lease) bool {
+	if m.State() != Terminated {
+		return true
+	}
+	return m.LeaseInScope(l)
+}
+
+// InScope is the engine's HA filter (Kea's buffer4_receive callout):
+// whether this server answers the query in its current state. Queries of
+// non-HA types are always answered; a load-balanced query with neither
+// client-id nor hardware address is dropped. While communication is
+// interrupted, queries meant for the partner feed failure detection.
+func (m *Machine) InScope(p *dhcpv4.DHCPv4) bool {
+	if !haType(p.MessageType()) {
+		return true
+	}
+	scope, ok := m.queryScope(p)
+	if !ok {
+		return false
+	}
+	if m.serving(scope) {
+		return true
+	}
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	if m.comm.interrupted(m.cfg.Now()) {
+		if m.comm.analyze(p) {
+			n := m.comm.unackedCount()
+			var left uint32
+			if m.ha.MaxUnackedClients >= n {
+				left = m.ha.MaxUnackedClients - n + 1
+			}
+			m.log.Info(fmt.Sprintf("HA_COMMUNICATION_INTERRUPTED_CLIENT4_UNACKED %s: partner server failed to respond to %s, %d clients unacked so far, %d clients left before transitioning to the partner-down state",
+				m.self.Name, label(p), n, left))
+		}
+	}
+	return false
+}
+
+func label(p *dhcpv4.DHCPv4) string {
+	return fmt.Sprintf("[hwtype=%d %s], cid=[%s], tid=0x%x", p.HWType, p.ClientHWAddr, hexColon(p.Options.Get(dhcpv4.OptionClientIdentifier)), p.TransactionID[:])
+}
+
+// haType: DISCOVER, REQUEST, DECLINE, RELEASE and INFORM are split
+// between the servers; other types go to the primary's scope.
+func haType(t dhcpv4.MessageType) bool {
+	switch t {
+	case dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeDecline,
+		dhcpv4.MessageTypeRelease, dhcpv4.MessageTypeInform:
+		return true
+	}
+	return false
+}
+
+func (m *Machine) queryScope(p *dhcpv4.DHCPv4) (string, bool) {
+	return m.scopeFor(p.Options.Get(dhcpv4.OptionClientIdentifier), p.ClientHWAddr)
+}
+
+// LeaseInScope applies the scope split to a stored lease.
+func (m *Machine) LeaseInScope(l *lease.Lease) bool {
+	scope, ok := m.scopeFor(l.ClientID, l.HWAddr)
+	return ok && m.serving(scope)
+}
+
+// scopeFor names the scope a client belongs to: the primary's, or in
+// load-balancing the one its key hashes to.
+func (m *Machine) scopeFor(clientID, hw []byte) (string, bool) {
+	if m.ha.Mode != "load-balancing" {
+		return m.peers[0].Name, true
+	}
+	key := loadBalanceKey(clientID, hw)
+	if key == nil {
+		return "", false
+	}
+	return m.peers[LoadBalanceHash(key)%2].Name, true
+}
+
+func (m *Machine) serving(scope string) bool {
+	s := *m.served.Load()
+	v, ok := s[scope]
+	return !ok || v
+}
+
+func (m *Machine) serve(names ...string) {
+	s := make(map[string]bool, len(m.peers))
+	for _, p := range m.peers {
+		s[p.Name] = false
+	}
+	for _, n := range names {
+		s[n] = true
+	}
+	m.served.Store(&s)
+}
+
+func (m *Machine) serveNone() { m.serve() }
+
+// serveDefault: a primary or secondary serves its own scope; standby and
+// backups serve none.
+func (m *Machine) serveDefault() {
+	if m.self.Role == "primary" || m.self.Role == "secondary" {
+		m.serve(m.self.Name)
+		return
+	}
+	m.serve()
+}
+
+// serveFailover serves every primary and secondary scope.
+func (m *Machine) serveFailover() {
+	var names []string
+	for _, p := range m.peers {
+		if p.Role == "primary" || p.Role == "secondary" {
+			names = append(names, p.Name)
+		}
+	}
+	m.serve(names...)
+}
+
+// Scopes are the scopes served now, sorted, as heartbeats report them.
+func (m *Machine) Scopes() []string {
+	var out []string
+	for n, v := range *m.served.Load() {
+		if v {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SetScopes is ha-scopes: serve exactly the named scopes until the next
+// state change. An unknown name changes nothing.
+func (m *Machine) SetScopes(names []string) error {
+	for _, n := range names {
+		if !slices.ContainsFunc(m.peers, func(p config.Peer) bool { return p.Name == n }) {
+			return fmt.Errorf("invalid server name specified '%s' while enabling/disabling HA scopes", n)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.serve(names...)
+	return nil
+}
