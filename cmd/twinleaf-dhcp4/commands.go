@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 	"github.com/twinleaf/twinleaf/pkg/memfile"
+	"github.com/twinleaf/twinleaf/pkg/server"
 )
 
 // registerCommands adds the core commands and, when libdhcp_lease_cmds.so
@@ -43,10 +47,56 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		}
 		_ = serving
 		mt := d.current().Dhcp4.MultiThreading
-		return ctrl.Success("", map[string]any{
+		st := map[string]any{
 			"pid": os.Getpid(), "uptime": int(time.Since(d.start).Seconds()), "reload": int(time.Since(d.start).Seconds()),
-			"multi-threading-enabled": mt.Enable, "sockets": sockets,
-		})
+			"multi-threading-enabled": mt.Enable, "sockets": sockets, "dhcp-state": d.netstate.Status(),
+		}
+		if mt.Enable {
+			st["thread-pool-size"] = len(d.srv.Backlog())
+			st["packet-queue-size"] = mt.PacketQueueSize
+		}
+		return ctrl.Success("", st)
+	})
+	reg("server-tag-get", func(context.Context, json.RawMessage) ctrl.Answer {
+		return ctrl.Success("", map[string]any{"server-tag": d.current().Dhcp4.ServerTag})
+	})
+	reg("config-hash-get", func(context.Context, json.RawMessage) ctrl.Answer {
+		b, _ := json.Marshal(d.current().Effective())
+		sum := sha256.Sum256(b)
+		return ctrl.Success("", map[string]any{"hash": strings.ToUpper(hex.EncodeToString(sum[:]))})
+	})
+	reg("dhcp-disable", func(_ context.Context, args json.RawMessage) ctrl.Answer {
+		o, period, err := originArgs(args, true)
+		if err != nil {
+			return ctrl.Error("%v", err)
+		}
+		d.netstate.Disable(o, period)
+		if period > 0 {
+			return ctrl.Success(fmt.Sprintf("DHCPv4 service disabled for %d seconds", int(period.Seconds())), nil)
+		}
+		return ctrl.Success("DHCPv4 service disabled", nil)
+	})
+	reg("dhcp-enable", func(_ context.Context, args json.RawMessage) ctrl.Answer {
+		o, _, err := originArgs(args, false)
+		if err != nil {
+			return ctrl.Error("%v", err)
+		}
+		d.netstate.Enable(o)
+		return ctrl.Success("DHCP service successfully enabled", nil)
+	})
+	reg("leases-reclaim", func(_ context.Context, args json.RawMessage) ctrl.Answer {
+		var a struct {
+			Remove *bool `json:"remove"`
+		}
+		if len(args) == 0 || json.Unmarshal(args, &a) != nil || a.Remove == nil {
+			return ctrl.Error("'remove' parameter not specified")
+		}
+		p, err := d.reclaim.ReclaimAll(*a.Remove)
+		d.applyDeltas(p.Deltas)
+		if err != nil {
+			return ctrl.Error("Reclamation of expired leases failed: %v", err)
+		}
+		return ctrl.Success("Reclamation of expired leases is complete.", nil)
 	})
 	reg("shutdown", func(context.Context, json.RawMessage) ctrl.Answer {
 		go d.stop()
@@ -101,6 +151,55 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		page := d.store.Page(from, a.Limit)
 		return leaseList(page, map[string]any{"count": len(page)})
 	})
+}
+
+// originArgs reads dhcp-disable/dhcp-enable's origin as Kea 3.x does
+// (origin-id wins; origin may be "user", "ha-partner" or a number) and,
+// for a disable, max-period in seconds (positive).
+func originArgs(args json.RawMessage, disable bool) (server.Origin, time.Duration, error) {
+	var a struct {
+		MaxPeriod *json.Number `json:"max-period"`
+		Origin    any          `json:"origin"`
+		OriginID  *json.Number `json:"origin-id"`
+	}
+	if len(args) > 0 {
+		if err := json.Unmarshal(args, &a); err != nil {
+			return 0, 0, fmt.Errorf("arguments: %v", err)
+		}
+	}
+	o := server.OriginUser
+	switch v := a.Origin.(type) {
+	case nil:
+	case string:
+		switch v {
+		case "user":
+			o = server.OriginUser
+		case "ha-partner":
+			o = server.OriginHARemote
+		default:
+			return 0, 0, fmt.Errorf("invalid value used for 'origin' parameter: %s", v)
+		}
+	case float64:
+		o = server.Origin(v)
+	default:
+		return 0, 0, fmt.Errorf("'origin' argument must be a string or a number")
+	}
+	if a.OriginID != nil {
+		n, err := a.OriginID.Int64()
+		if err != nil {
+			return 0, 0, fmt.Errorf("'origin-id' argument must be a number")
+		}
+		o = server.Origin(n)
+	}
+	var period time.Duration
+	if disable && a.MaxPeriod != nil {
+		n, err := a.MaxPeriod.Int64()
+		if err != nil || n <= 0 {
+			return 0, 0, fmt.Errorf("'max-period' must be positive integer")
+		}
+		period = time.Duration(n) * time.Second
+	}
+	return o, period, nil
 }
 
 func leaseList(ls []*lease.Lease, extra map[string]any) ctrl.Answer {

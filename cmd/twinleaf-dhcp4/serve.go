@@ -64,18 +64,20 @@ func checkConfig(path string, deep bool, stdout, stderr io.Writer) int {
 
 // service is the running daemon and what it is made of.
 type service struct {
-	o       options
-	cfgp    atomic.Pointer[config.Config]
-	running running
-	log     hclog.Logger
-	store   *lease.Store
-	journal *memfile.Journal
-	srv     *server.Server
-	watcher *netio.Watcher
-	reg     *ctrl.Registry
-	stats   *stats.Registry
-	start   time.Time
-	stop    context.CancelFunc
+	o        options
+	cfgp     atomic.Pointer[config.Config]
+	running  running
+	log      hclog.Logger
+	store    *lease.Store
+	journal  *memfile.Journal
+	srv      *server.Server
+	watcher  *netio.Watcher
+	reg      *ctrl.Registry
+	stats    *stats.Registry
+	netstate *server.NetworkState
+	reclaim  *lease.Reclaimer
+	start    time.Time
+	stop     context.CancelFunc
 }
 
 func serve(o options, stdout, stderr io.Writer) int {
@@ -187,17 +189,8 @@ func (d *service) run(ctx context.Context) error {
 		RequireAll: c.InterfacesConfig.ServiceSocketsRequireAll})
 	d.watcher = watcher
 
+	d.netstate = server.NewNetworkState(d.srv.SetEnabled)
 	d.reg = ctrl.NewRegistry()
-	d.registerCommands(eng)
-	closers, err := d.openControlSockets()
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, cl := range closers {
-			cl()
-		}
-	}()
 
 	e := c.ExpiredLeasesProcessing
 	rc := &lease.Reclaimer{Store: d.store, Config: lease.ReclaimConfig{
@@ -224,6 +217,18 @@ func (d *service) run(ctx context.Context) error {
 			d.log.Info("ALLOC_ENGINE_V4_LEASES_RECLAMATION_COMPLETE", "reclaimed", p.Reclaimed, "flushed", p.Flushed)
 		}
 	}}
+	rc.Enabled = d.netstate.Enabled
+	d.reclaim = rc
+	d.registerCommands(eng)
+	closers, err := d.openControlSockets()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, cl := range closers {
+			cl()
+		}
+	}()
 	go rc.Run(ctx)
 	go d.stats.Run(ctx, time.Second)
 	if ld.Persist && ld.LFCInterval > 0 {
