@@ -203,7 +203,9 @@ func decodeFormattedHex(s string) ([]byte, error) {
 	return b, nil
 }
 
-// identifier checks an identifier's length as Kea's IdentifierType does.
+// identifier checks an identifier's length as Kea 3.x's IdentifierType
+// does. Kea 2.2 words it "client-id is too short (1), at least 2 is
+// required", and an empty one "Empty DUIDs are not allowed".
 func identifier(b []byte, min, max int) ([]byte, error) {
 	switch {
 	case len(b) < min:
