@@ -167,3 +167,12 @@ func (r *rig) step() State {
 	r.m.handle(context.Background())
 	return r.m.state
 }
+
+// answerBody wraps arguments in a list-wrapped rc 0 answer.
+func answerBody(args map[string]any) []byte {
+	b, err := json.Marshal([]any{map[string]any{"result": 0, "text": "HA peer status returned.", "arguments": args}})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
