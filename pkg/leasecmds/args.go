@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/netip"
 	"strconv"
@@ -33,7 +32,7 @@ func decodeArgs(raw json.RawMessage) (a args, ok bool, err error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, true, fmt.Errorf("arguments are not valid JSON: %v", err)
+		return nil, true, kea("arguments are not valid JSON: %v", err)
 	}
 	m, isMap := v.(map[string]any)
 	if !isMap {
@@ -42,7 +41,7 @@ func decodeArgs(raw json.RawMessage) (a args, ok bool, err error) {
 	return args(m), true, nil
 }
 
-var errNotMap = fmt.Errorf("Parameters missing or are not a map.")
+var errNotMap = kea("Parameters missing or are not a map.")
 
 func (a args) has(name string) bool {
 	_, ok := a[name]
@@ -80,11 +79,11 @@ func integer(v any) (int64, bool) {
 func (a args) getString(name string) (string, error) {
 	v, ok := a[name]
 	if !ok {
-		return "", fmt.Errorf("missing parameter '%s'", name)
+		return "", kea("missing parameter '%s'", name)
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("invalid type specified for parameter '%s'", name)
+		return "", kea("invalid type specified for parameter '%s'", name)
 	}
 	return s, nil
 }
@@ -92,11 +91,11 @@ func (a args) getString(name string) (string, error) {
 func (a args) getInteger(name string) (int64, error) {
 	v, ok := a[name]
 	if !ok {
-		return 0, fmt.Errorf("missing parameter '%s'", name)
+		return 0, kea("missing parameter '%s'", name)
 	}
 	i, ok := integer(v)
 	if !ok {
-		return 0, fmt.Errorf("invalid type specified for parameter '%s'", name)
+		return 0, kea("invalid type specified for parameter '%s'", name)
 	}
 	return i, nil
 }
@@ -109,7 +108,7 @@ func (a args) getUint(name string, max int64) (int64, error) {
 		return 0, err
 	}
 	if i < 0 || i > max {
-		return 0, fmt.Errorf("out of range value (%d) specified for parameter '%s'", i, name)
+		return 0, kea("out of range value (%d) specified for parameter '%s'", i, name)
 	}
 	return i, nil
 }
@@ -117,11 +116,11 @@ func (a args) getUint(name string, max int64) (int64, error) {
 func (a args) getBool(name string) (bool, error) {
 	v, ok := a[name]
 	if !ok {
-		return false, fmt.Errorf("missing parameter '%s'", name)
+		return false, kea("missing parameter '%s'", name)
 	}
 	b, ok := v.(bool)
 	if !ok {
-		return false, fmt.Errorf("invalid type specified for parameter '%s'", name)
+		return false, kea("invalid type specified for parameter '%s'", name)
 	}
 	return b, nil
 }
@@ -131,7 +130,7 @@ func (a args) getBool(name string) (bool, error) {
 func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("Failed to convert string to address '%s': Invalid argument", s)
+		return netip.Addr{}, kea("Failed to convert string to address '%s': Invalid argument", s)
 	}
 	return a, nil
 }
@@ -147,7 +146,7 @@ func parseHWAddr(s string) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > maxHWAddrLen {
-		return nil, fmt.Errorf("address vector size exceeds MAX_HWADDR_LEN")
+		return nil, kea("address vector size exceeds MAX_HWADDR_LEN")
 	}
 	return b, nil
 }
@@ -158,15 +157,15 @@ func parseSeparatedHex(s string, sep byte) ([]byte, error) {
 	for _, p := range parts {
 		switch {
 		case len(parts) > 1 && p == "":
-			return nil, fmt.Errorf("two consecutive separators ('%c') specified in a decoded string '%s'", sep, s)
+			return nil, kea("two consecutive separators ('%c') specified in a decoded string '%s'", sep, s)
 		case len(p) > 2:
-			return nil, fmt.Errorf("invalid format of the decoded string '%s'", s)
+			return nil, kea("invalid format of the decoded string '%s'", s)
 		case p == "":
 			continue
 		}
 		for i := 0; i < len(p); i++ {
 			if !isHex(p[i]) {
-				return nil, fmt.Errorf("'%c' is not a valid hexadecimal digit in decoded string '%s'", p[i], s)
+				return nil, kea("'%c' is not a valid hexadecimal digit in decoded string '%s'", p[i], s)
 			}
 		}
 		v, _ := strconv.ParseUint(p, 16, 8)
@@ -198,7 +197,7 @@ func decodeFormattedHex(s string) ([]byte, error) {
 	}
 	b, err := hex.DecodeString(digits)
 	if err != nil {
-		return nil, fmt.Errorf("'%s' is not a valid string of hexadecimal digits", s)
+		return nil, kea("'%s' is not a valid string of hexadecimal digits", s)
 	}
 	return b, nil
 }
@@ -209,9 +208,9 @@ func decodeFormattedHex(s string) ([]byte, error) {
 func identifier(b []byte, min, max int) ([]byte, error) {
 	switch {
 	case len(b) < min:
-		return nil, fmt.Errorf("identifier is too short (%d), at least %d is required", len(b), min)
+		return nil, kea("identifier is too short (%d), at least %d is required", len(b), min)
 	case len(b) > max:
-		return nil, fmt.Errorf("identifier is too large (%d), at most %d is required", len(b), max)
+		return nil, kea("identifier is too large (%d), at most %d is required", len(b), max)
 	}
 	return b, nil
 }
@@ -264,7 +263,7 @@ func parseQuery(a args, present bool) (query, error) {
 	if v, ok := a["update-ddns"]; ok {
 		b, isBool := v.(bool)
 		if !isBool {
-			return q, fmt.Errorf("'update-ddns' is not a boolean")
+			return q, kea("'update-ddns' is not a boolean")
 		}
 		q.updateDDNS = b
 	}
@@ -272,42 +271,42 @@ func parseQuery(a args, present bool) (query, error) {
 		switch t, _ := v.(string); t {
 		case "IA_NA", "0", "IA_TA", "1", "IA_PD", "2", "V4", "3":
 		default:
-			return q, fmt.Errorf("Invalid lease type specified: %s, only supported values are: IA_NA, IA_TA, IA_PD and V4", t)
+			return q, kea("Invalid lease type specified: %s, only supported values are: IA_NA, IA_TA, IA_PD and V4", t)
 		}
 	}
 	if v, ok := a["ip-address"]; ok {
 		s, isStr := v.(string)
 		if !isStr {
-			return q, fmt.Errorf("'ip-address' is not a string.")
+			return q, kea("'ip-address' is not a string.")
 		}
 		addr, err := parseAddr(s)
 		if err != nil {
 			return q, err
 		}
 		if !addr.Is4() {
-			return q, fmt.Errorf("Invalid IPv4 address specified: %s", s)
+			return q, kea("Invalid IPv4 address specified: %s", s)
 		}
 		q.addr = addr
 		return q, nil
 	}
 	v, ok := a["subnet-id"]
 	if !ok {
-		return q, fmt.Errorf("Mandatory 'subnet-id' parameter missing.")
+		return q, kea("Mandatory 'subnet-id' parameter missing.")
 	}
 	id, ok := integer(v)
 	if !ok {
-		return q, fmt.Errorf("'subnet-id' parameter is not integer.")
+		return q, kea("'subnet-id' parameter is not integer.")
 	}
 	// Kea keeps the low 32 bits of an out-of-range id; such an id names
 	// no subnet, so the lookup finds nothing either way.
 	q.subnetID = uint32(id)
 	typ, ok := a["identifier-type"].(string)
 	if !ok {
-		return q, fmt.Errorf("No 'ip-address' provided and 'identifier-type' is either missing or not a string.")
+		return q, kea("No 'ip-address' provided and 'identifier-type' is either missing or not a string.")
 	}
 	ident, ok := a["identifier"].(string)
 	if !ok {
-		return q, fmt.Errorf("No 'ip-address' provided and 'identifier' is either missing or not a string.")
+		return q, kea("No 'ip-address' provided and 'identifier' is either missing or not a string.")
 	}
 	var err error
 	switch typ {
@@ -324,7 +323,7 @@ func parseQuery(a args, present bool) (query, error) {
 		q.kind = byDUID
 		_, err = parseDUID(ident)
 	default:
-		return q, fmt.Errorf("Incorrect identifier type: %s, the only supported values are: address, hw-address, duid", typ)
+		return q, kea("Incorrect identifier type: %s, the only supported values are: address, hw-address, duid", typ)
 	}
 	return q, err
 }
@@ -339,42 +338,42 @@ type pageArgs struct {
 func parsePage(a args, present bool) (pageArgs, error) {
 	var p pageArgs
 	if !present || a == nil {
-		return p, fmt.Errorf("no parameters specified for the lease4-get-page command")
+		return p, kea("no parameters specified for the lease4-get-page command")
 	}
 	v, ok := a["from"]
 	if !ok {
-		return p, fmt.Errorf("'from' parameter not specified")
+		return p, kea("'from' parameter not specified")
 	}
 	s, ok := v.(string)
 	if !ok {
-		return p, fmt.Errorf("'from' parameter must be a string")
+		return p, kea("'from' parameter must be a string")
 	}
 	if s == "start" {
 		p.from = netip.IPv4Unspecified()
 	} else {
 		addr, err := parseAddr(s)
 		if err != nil {
-			return p, fmt.Errorf("'from' parameter value is neither 'start' keyword nor a valid IPv4 address")
+			return p, kea("'from' parameter value is neither 'start' keyword nor a valid IPv4 address")
 		}
 		if !addr.Is4() {
-			return p, fmt.Errorf("'from' parameter value %s is not an IPv4 address", addr)
+			return p, kea("'from' parameter value %s is not an IPv4 address", addr)
 		}
 		p.from = addr
 	}
 	v, ok = a["limit"]
 	if !ok {
-		return p, fmt.Errorf("'limit' parameter not specified")
+		return p, kea("'limit' parameter not specified")
 	}
 	n, ok := integer(v)
 	if !ok {
-		return p, fmt.Errorf("'limit' parameter must be a number")
+		return p, kea("'limit' parameter must be a number")
 	}
 	switch {
 	case n == 0:
-		return p, fmt.Errorf("page size of retrieved leases must not be 0")
+		return p, kea("page size of retrieved leases must not be 0")
 	case n < 0 || n > math.MaxUint32:
 		// A negative limit wraps to a huge size_t in Kea.
-		return p, fmt.Errorf("page size of retrieved leases must not be greater than %d", uint32(math.MaxUint32))
+		return p, kea("page size of retrieved leases must not be greater than %d", uint32(math.MaxUint32))
 	}
 	p.limit = int(n)
 	return p, nil

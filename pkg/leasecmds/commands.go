@@ -15,9 +15,9 @@ import (
 // failed answers an argument error: result 4 for Kea 3.x's conflicts,
 // result 1 otherwise.
 func failed(err error) ctrl.Answer {
-	var c errConflict
-	if errors.As(err, &c) {
-		return ctrl.Conflict(c.msg)
+	var k keaError
+	if errors.As(err, &k) && k.conflict {
+		return ctrl.Conflict(k.msg)
 	}
 	return ctrl.Error("%s", err.Error())
 }
@@ -148,6 +148,11 @@ func (h *handler) del(_ context.Context, raw json.RawMessage) ctrl.Answer {
 		return ctrl.Empty("IPv4 lease not found.", nil)
 	}
 	defer h.lock(l.Addr)()
+	// Another command may have changed the address before the lock was
+	// ours; delete what is there now.
+	if l, _ = h.Store.Get(l.Addr); l == nil {
+		return ctrl.Empty("IPv4 lease not found.", nil)
+	}
 	ok, err := h.apply(lease.Change{Old: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
@@ -228,15 +233,15 @@ func (h *handler) getPage(_ context.Context, raw json.RawMessage) ctrl.Answer {
 func stringArg(raw json.RawMessage, name string) (string, error) {
 	a, present, err := decodeArgs(raw)
 	if !present || err != nil {
-		return "", errors.New("Command arguments missing or a not a map.")
+		return "", kea("Command arguments missing or a not a map.")
 	}
 	v, ok := a[name]
 	if !ok {
-		return "", fmt.Errorf("'%s' parameter not specified", name)
+		return "", kea("'%s' parameter not specified", name)
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("'%s' parameter must be a string", name)
+		return "", kea("'%s' parameter must be a string", name)
 	}
 	return s, nil
 }

@@ -1,7 +1,6 @@
 package leasecmds
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -60,30 +59,30 @@ func ParseLease(m map[string]any) (*lease.Lease, error) {
 
 func parseLeaseMap(a args) (*lease.Lease, error) {
 	if a == nil {
-		return nil, errors.New("parsed lease data is null")
+		return nil, kea("parsed lease data is null")
 	}
 	l := &lease.Lease{}
 	s, ok := a["ip-address"].(string)
 	if !ok {
-		return nil, errors.New("ip-address not present in the parsed lease or it is not a string")
+		return nil, kea("ip-address not present in the parsed lease or it is not a string")
 	}
 	addr, err := parseAddr(s)
 	if err != nil {
-		return nil, fmt.Errorf("invalid IP address %s in the parsed lease", s)
+		return nil, kea("invalid IP address %s in the parsed lease", s)
 	}
 	if !addr.Is4() {
-		return nil, fmt.Errorf("address %s it not an IPv4 address", addr)
+		return nil, kea("address %s it not an IPv4 address", addr)
 	}
 	l.Addr = addr
 
 	id, ok := integer(a["subnet-id"])
 	switch {
 	case !ok:
-		return nil, errors.New("subnet-id not present in the parsed lease or it is not an integer")
+		return nil, kea("subnet-id not present in the parsed lease or it is not an integer")
 	case id <= 0:
-		return nil, fmt.Errorf("subnet-id %d is not a positive integer", id)
+		return nil, kea("subnet-id %d is not a positive integer", id)
 	case id > math.MaxUint32:
-		return nil, fmt.Errorf("subnet-id %d is not a 32 bit unsigned integer", id)
+		return nil, kea("subnet-id %d is not a 32 bit unsigned integer", id)
 	}
 	l.SubnetID = uint32(id)
 
@@ -91,75 +90,75 @@ func parseLeaseMap(a args) (*lease.Lease, error) {
 		id, ok := integer(v)
 		switch {
 		case !ok:
-			return nil, errors.New("pool-id is not an integer")
+			return nil, kea("pool-id is not an integer")
 		case id <= 0:
-			return nil, fmt.Errorf("pool-id %d is not a positive integer", id)
+			return nil, kea("pool-id %d is not a positive integer", id)
 		case id > math.MaxUint32:
-			return nil, fmt.Errorf("pool-id %d is not a 32 bit unsigned integer", id)
+			return nil, kea("pool-id %d is not a 32 bit unsigned integer", id)
 		}
 		l.PoolID = uint32(id)
 	}
 
 	v, present := a["hw-address"]
 	if !present {
-		return nil, errors.New("hw-address not present in the parsed lease")
+		return nil, kea("hw-address not present in the parsed lease")
 	}
 	hw, ok := v.(string)
 	if !ok {
-		return nil, errors.New("hw-address is not a string in the parsed lease")
+		return nil, kea("hw-address is not a string in the parsed lease")
 	}
 	b, err := parseHWAddr(hw)
 	if err != nil {
-		return nil, fmt.Errorf("invalid hardware address %s in the parsed lease", hw)
+		return nil, kea("invalid hardware address %s in the parsed lease", hw)
 	}
 	l.HWAddr = hwAddr(b)
 
 	cltt, ok := integer(a["cltt"])
 	if !ok {
-		return nil, errors.New("cltt is not present in the parsed lease or it is not an integer")
+		return nil, kea("cltt is not present in the parsed lease or it is not an integer")
 	}
 	if cltt <= 0 {
-		return nil, fmt.Errorf("cltt %d is not a positive integer in the parsed lease", cltt)
+		return nil, kea("cltt %d is not a positive integer in the parsed lease", cltt)
 	}
 	l.CLTT = time.Unix(cltt, 0)
 
 	valid, ok := integer(a["valid-lft"])
 	switch {
 	case !ok:
-		return nil, errors.New("valid-lft is not present in the parsed lease or it is not an integer")
+		return nil, kea("valid-lft is not present in the parsed lease or it is not an integer")
 	case valid < 0:
-		return nil, fmt.Errorf("valid-lft %d is negative in the parsed lease", valid)
+		return nil, kea("valid-lft %d is negative in the parsed lease", valid)
 	case valid > math.MaxUint32:
 		// Kea truncates silently; a lifetime that does not fit is refused.
-		return nil, fmt.Errorf("valid-lft %d is not a 32 bit unsigned integer in the parsed lease", valid)
+		return nil, kea("valid-lft %d is not a 32 bit unsigned integer in the parsed lease", valid)
 	}
 	l.ValidLft = uint32(valid)
 
 	if l.FqdnFwd, ok = a["fqdn-fwd"].(bool); !ok {
-		return nil, errors.New("fqdn-fwd is not present in the parsed lease or it is not a boolean value")
+		return nil, kea("fqdn-fwd is not present in the parsed lease or it is not a boolean value")
 	}
 	if l.FqdnRev, ok = a["fqdn-rev"].(bool); !ok {
-		return nil, errors.New("fqdn-rev is not present in the parsed lease or it is not a boolean value")
+		return nil, kea("fqdn-rev is not present in the parsed lease or it is not a boolean value")
 	}
 	host, ok := a["hostname"].(string)
 	if !ok {
-		return nil, errors.New("hostname is not present in the parsed lease or it is not a string value")
+		return nil, kea("hostname is not present in the parsed lease or it is not a string value")
 	}
 	l.Hostname = strings.ToLower(host)
 
 	st, ok := integer(a["state"])
 	if !ok {
-		return nil, errors.New("state is not present in the parsed lease or it is not an integer")
+		return nil, kea("state is not present in the parsed lease or it is not an integer")
 	}
 	if st < 0 || st > maxState {
-		return nil, fmt.Errorf("state %d must be in range [0..%d]", st, maxState)
+		return nil, kea("state %d must be in range [0..%d]", st, maxState)
 	}
 	l.State = lease.State(st)
 
 	if v, present := a["user-context"]; present {
 		ctx, ok := v.(map[string]any)
 		if !ok {
-			return nil, errors.New("user context is not a map")
+			return nil, kea("user context is not a map")
 		}
 		l.UserContext = ctx
 	}
@@ -167,11 +166,11 @@ func parseLeaseMap(a args) (*lease.Lease, error) {
 	if v, present := a["client-id"]; present {
 		s, ok := v.(string)
 		if !ok {
-			return nil, errors.New("client identifier is not a string in the parsed lease")
+			return nil, kea("client identifier is not a string in the parsed lease")
 		}
 		cid, err := parseClientID(s)
 		if err != nil {
-			return nil, fmt.Errorf("invalid client identifier %s in the parsed lease", s)
+			return nil, kea("invalid client identifier %s in the parsed lease", s)
 		}
 		l.ClientID = cid
 	}
@@ -185,14 +184,24 @@ func hwAddr(b []byte) net.HardwareAddr {
 	return net.HardwareAddr(b)
 }
 
-// errConflict marks an argument error Kea 3.x answers with result 4
+// keaError is an error whose text is Kea's answer text word for word,
+// capitalized and punctuated as Kea writes it (so not in Go's style).
+// conflict marks the errors Kea 3.x answers with result 4
 // (LeaseCmdsConflict) and Kea 2.2 with result 1.
-type errConflict struct{ msg string }
+type keaError struct {
+	msg      string
+	conflict bool
+}
 
-func (e errConflict) Error() string { return e.msg }
+func (e keaError) Error() string { return e.msg }
+
+// kea builds an answer text error.
+func kea(format string, a ...any) error {
+	return keaError{msg: fmt.Sprintf(format, a...)}
+}
 
 func conflictf(format string, a ...any) error {
-	return errConflict{fmt.Sprintf(format, a...)}
+	return keaError{msg: fmt.Sprintf(format, a...), conflict: true}
 }
 
 // addArgs is a parsed lease4-add or lease4-update request.
@@ -213,10 +222,10 @@ func parseAddArgs(a args, subnets []SubnetInfo, now time.Time) (addArgs, error) 
 	}
 	addr, err := parseAddr(s)
 	if err != nil {
-		return addArgs{}, fmt.Errorf("Failed to convert '%s' to address: %v", s, err)
+		return addArgs{}, kea("Failed to convert '%s' to address: %v", s, err)
 	}
 	if !addr.Is4() {
-		return addArgs{}, fmt.Errorf("Non-IPv4 address specified: %s", addr)
+		return addArgs{}, kea("Non-IPv4 address specified: %s", addr)
 	}
 	hwText, err := a.getString("hw-address")
 	if err != nil {
@@ -269,9 +278,9 @@ func parseAddArgs(a args, subnets []SubnetInfo, now time.Time) (addArgs, error) 
 		}
 		switch {
 		case exp <= 0:
-			return addArgs{}, fmt.Errorf("expiration time must be positive for address %s", addr)
+			return addArgs{}, kea("expiration time must be positive for address %s", addr)
 		case exp < int64(l.ValidLft):
-			return addArgs{}, fmt.Errorf("expiration time must be greater than valid lifetime for address %s", addr)
+			return addArgs{}, kea("expiration time must be greater than valid lifetime for address %s", addr)
 		}
 		l.CLTT = time.Unix(exp-int64(l.ValidLft), 0)
 	}
@@ -284,7 +293,7 @@ func parseAddArgs(a args, subnets []SubnetInfo, now time.Time) (addArgs, error) 
 			return addArgs{}, err
 		}
 		if st > maxState {
-			return addArgs{}, fmt.Errorf("Invalid state value: %d, supported values are: 0 (default), 1 (declined), 2 (expired-reclaimed), 3 (released) and 4 (registered)", st)
+			return addArgs{}, kea("Invalid state value: %d, supported values are: 0 (default), 1 (declined), 2 (expired-reclaimed), 3 (released) and 4 (registered)", st)
 		}
 		l.State = lease.State(st)
 	}
@@ -347,7 +356,7 @@ func parseNames(a args, l *lease.Lease) error {
 		l.Hostname = strings.ToLower(h)
 	}
 	if l.Hostname == "" && (l.FqdnFwd || l.FqdnRev) {
-		return errors.New("No hostname specified and either forward or reverse fqdn was set to true.")
+		return kea("No hostname specified and either forward or reverse fqdn was set to true.")
 	}
 	return nil
 }
@@ -358,7 +367,7 @@ func parseContext(a args) (map[string]any, error) {
 	if v, ok := a["user-context"]; ok {
 		m, isMap := v.(map[string]any)
 		if !isMap {
-			return nil, fmt.Errorf("Invalid user context '%s' is not a JSON map.", memfile.KeaJSON(v))
+			return nil, kea("Invalid user context '%s' is not a JSON map.", memfile.KeaJSON(v))
 		}
 		ctx = m
 	}
@@ -367,7 +376,7 @@ func parseContext(a args) (map[string]any, error) {
 		return ctx, nil
 	}
 	if _, dup := ctx["comment"]; dup {
-		return nil, fmt.Errorf("Duplicated comment entry '%s' in user context '%s'", memfile.KeaJSON(comment), memfile.KeaJSON(ctx))
+		return nil, kea("Duplicated comment entry '%s' in user context '%s'", memfile.KeaJSON(comment), memfile.KeaJSON(ctx))
 	}
 	merged := make(map[string]any, len(ctx)+1)
 	for k, v := range ctx {
