@@ -225,9 +225,7 @@ func (m *Machine) SyncComplete() ctrl.Answer {
 // Status is the high-availability entry of status-get (Kea 3.x shape;
 // 2.2 lacks server-name, system-time and clock-skew).
 func (m *Machine) Status() map[string]any {
-	m.mu.Lock()
-	state := m.state
-	m.mu.Unlock()
+	state := m.State()
 	now := m.cfg.Now()
 	const layout = "2006-01-02 15:04:05"
 	local := map[string]any{"role": m.self.Role, "scopes": m.Scopes(), "state": state.String(),

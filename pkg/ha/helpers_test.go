@@ -150,6 +150,7 @@ func newRig(t *testing.T, h config.HA, opts ...func(*Config)) *rig {
 func (r *rig) force(s, p State) {
 	r.m.mu.Lock()
 	r.m.prev, r.m.state, r.m.entry = s, s, true
+	r.m.cur.Store(uint32(s))
 	r.m.mu.Unlock()
 	r.m.cmu.Lock()
 	if p == Unavailable {

@@ -34,6 +34,9 @@ type Config struct {
 	// backup or the passive-backup primary.
 	Transport Transport
 	// Syncer runs the lease sync in state syncing; nil fails every sync.
+	// It runs with the machine locked (as Kea's sync blocks its main
+	// loop); only State, Scopes, InScope and HeartbeatAnswer work
+	// meanwhile.
 	Syncer Syncer
 	// Backlog is load-balancing's communication-recovery queue; nil turns
 	// communication-recovery into a plain wait.
@@ -69,6 +72,7 @@ type Machine struct {
 
 	served  atomic.Pointer[map[string]bool]
 	enabled atomic.Bool
+	cur     atomic.Uint32 // state, readable while a pass (a sync) runs
 }
 
 // New builds the machine in state waiting (run it with Run or Heartbeat).
@@ -139,12 +143,9 @@ func (m *Machine) shouldPause(s State) bool {
 	return false
 }
 
-// State is this server's state.
-func (m *Machine) State() State {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state
-}
+// State is this server's state. It does not wait for a running pass, so
+// heartbeats are answered during a sync.
+func (m *Machine) State() State { return State(m.cur.Load()) }
 
 // PartnerState is the partner's state from the last heartbeat, or
 // Unavailable after a failed command.
@@ -252,6 +253,7 @@ func (m *Machine) transition(s State) {
 		m.cfg.Backlog.Clear()
 	}
 	m.prev, m.state = m.state, s
+	m.cur.Store(uint32(s))
 	m.entry = m.prev != s
 	if m.entry && !m.paused && m.shouldPause(s) {
 		m.paused = true
@@ -661,9 +663,7 @@ func (m *Machine) Committed() UpdatePlan {
 	if !m.ha.SendLeaseUpdates || m.partner == nil {
 		return UpdateSkip
 	}
-	m.mu.Lock()
-	s := m.state
-	m.mu.Unlock()
+	s := m.State()
 	switch s {
 	case HotStandby, LoadBalancing, PartnerInMaintenance:
 		return UpdateSend
