@@ -124,6 +124,8 @@ var leaseSteps = []leaseStep{
 	{cmd: "lease4-add", args: `{"ip-address":"192.0.2.52","hw-address":"","valid-lft":-1}`, rc: 1, sameText: true},
 	{cmd: "lease4-add", args: `{"ip-address":"192.0.2.52","hw-address":"","expire":"1"}`, rc: 1, sameText: true},
 	{cmd: "lease4-add", args: `{"ip-address":"192.0.2.52","hw-address":"","state":300}`, rc: 1, sameText: true},
+	{cmd: "lease4-add", args: `{"ip-address":"192.0.2.52","hw-address":""}`, rc: 1, sameText: true},
+	{cmd: "lease4-update", args: `{"ip-address":"192.0.2.50","hw-address":"","state":2}`, rc: 1, sameText: true},
 	{cmd: "lease4-add", args: `{"ip-address":"x","hw-address":""}`, rc: 1, sameText: true},
 	{cmd: "lease4-add", args: `{"ip-address":"::1","hw-address":""}`, rc: 1, sameText: true},
 	{cmd: "lease4-get", args: `{"identifier-type":"hw-address","identifier":"1:2","subnet-id":"1"}`, rc: 1, sameText: true},

@@ -41,6 +41,9 @@ func (h *handler) add(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	if _, ok := h.Store.Get(l.Addr); ok {
 		return ctrl.Conflict("IPv4 lease already exists.")
 	}
+	if err := storable(l); err != nil {
+		return failed(err)
+	}
 	ok, err := h.apply(lease.Change{New: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
@@ -72,6 +75,9 @@ func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
 		// Kea 2.2: result 1, "failed to update the lease with address
 		// A - no such lease".
 		return ctrl.Conflict(fmt.Sprintf("failed to update the lease with address %s either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed", l.Addr))
+	}
+	if err := storable(l); err != nil {
+		return failed(err)
 	}
 	ok, err := h.apply(lease.Change{Old: cur, New: l})
 	if err != nil {

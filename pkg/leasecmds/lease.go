@@ -385,3 +385,22 @@ func parseContext(a args) (map[string]any, error) {
 	merged["comment"] = comment
 	return merged, nil
 }
+
+// stateNames are Kea's Lease::basicStatesToText.
+var stateNames = []string{"default", "declined", "expired-reclaimed", "released", "registered"}
+
+// storable refuses what Kea's memfile refuses to write: a lease that is
+// not declined yet has neither a hardware address nor a client-id (its
+// loader would drop the row). Kea checks it when writing the row, after
+// the command's own checks, so it comes last here too; Kea with
+// persist false has no such check.
+func storable(l *lease.Lease) error {
+	if len(l.HWAddr) > 0 || len(l.ClientID) > 0 || l.State == lease.StateDeclined {
+		return nil
+	}
+	name := fmt.Sprintf("unknown (%d)", l.State)
+	if int(l.State) < len(stateNames) {
+		name = stateNames[l.State]
+	}
+	return kea("Lease4: %s, state: %s has neither hardware address or client id", l.Addr, name)
+}

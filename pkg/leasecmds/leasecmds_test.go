@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,6 +170,10 @@ func TestCommands(t *testing.T) {
 		{"add context", "lease4-add", `{"ip-address":"192.0.2.20","hw-address":"","user-context":[1]}`, 1, "Invalid user context '[ 1 ]' is not a JSON map."},
 		{"add comment twice", "lease4-add", `{"ip-address":"192.0.2.20","hw-address":"","user-context":{"comment":"a"},"comment":"b"}`, 1, `Duplicated comment entry '"b"' in user context '{ "comment": "a" }'`},
 		{"add not a map", "lease4-add", `[1]`, 1, "Parameters missing or are not a map."},
+		{"add no identity", "lease4-add", `{"ip-address":"192.0.2.20","hw-address":""}`, 1, "Lease4: 192.0.2.20, state: default has neither hardware address or client id"},
+		{"add declined no identity", "lease4-add", `{"ip-address":"192.0.2.20","hw-address":"","state":1}`, 0, "Lease for address 192.0.2.20, subnet-id 1 added."},
+		{"add client-id only", "lease4-add", `{"ip-address":"192.0.2.20","hw-address":"","client-id":"ff:01"}`, 0, "Lease for address 192.0.2.20, subnet-id 1 added."},
+		{"update no identity", "lease4-update", `{"ip-address":"192.0.2.10","hw-address":"","state":2}`, 1, "Lease4: 192.0.2.10, state: expired-reclaimed has neither hardware address or client id"},
 		// lease4-update
 		{"update", "lease4-update", `{"ip-address":"192.0.2.10","hw-address":"1a:1b:1c:1d:1e:1f"}`, 0, "IPv4 lease updated."},
 		{"update missing", "lease4-update", `{"ip-address":"192.0.2.20","hw-address":"1a:1b:1c:1d:1e:1f"}`, 4, "failed to update the lease with address 192.0.2.20 either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed"},
@@ -314,7 +320,7 @@ func TestStatsAndObserve(t *testing.T) {
 		{"lease4-update", `{"ip-address":"192.0.2.30","hw-address":"","state":1}`,
 			statsRec{"subnet[1].assigned-addresses": 1, "subnet[1].pool[7].assigned-addresses": 1,
 				"subnet[1].declined-addresses": 1, "subnet[1].pool[7].declined-addresses": 1, "declined-addresses": 1}},
-		{"lease4-update", `{"ip-address":"192.0.2.30","hw-address":"","state":2}`,
+		{"lease4-update", `{"ip-address":"192.0.2.30","hw-address":"","client-id":"01:02","state":2}`,
 			statsRec{"subnet[1].assigned-addresses": 0, "subnet[1].pool[7].assigned-addresses": 0,
 				"subnet[1].declined-addresses": 0, "subnet[1].pool[7].declined-addresses": 0, "declined-addresses": 0}},
 		{"lease4-update", `{"ip-address":"192.0.2.30","hw-address":"01:02:03:04:05:06"}`,
@@ -461,5 +467,66 @@ func TestRegister(t *testing.T) {
 	}
 	if err := Register(ctrl.NewRegistry(), Deps{}); err == nil {
 		t.Error("empty Deps accepted")
+	}
+}
+
+// lockedStats is a statsRec safe for concurrent commands.
+type lockedStats struct {
+	mu sync.Mutex
+	m  statsRec
+}
+
+func (s *lockedStats) Add(name string, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m.Add(name, n)
+}
+
+// TestConcurrentCommands runs adds, forced updates and deletes of a few
+// addresses from many goroutines (as HA's parallel lease updates do):
+// the lease file must end with what the store holds, and the counters
+// must match the leases stored.
+func TestConcurrentCommands(t *testing.T) {
+	f := newFixture(t)
+	st := &lockedStats{m: statsRec{}}
+	f.h.Stats = st
+	f.h.Observe = nil
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				addr := fmt.Sprintf("192.0.2.%d", 30+(g+i)%4)
+				var a ctrl.Answer
+				switch (g * i) % 3 {
+				case 0:
+					a = f.call(t, "lease4-add", `{"ip-address":"`+addr+`","hw-address":"01:02:03:04:05:06"}`)
+				case 1:
+					a = f.call(t, "lease4-update", fmt.Sprintf(`{"ip-address":%q,"hw-address":"0%d","state":%d,"force-create":true}`, addr, g, i%3))
+				default:
+					a = f.call(t, "lease4-del", `{"ip-address":"`+addr+`"}`)
+				}
+				if a.Result == ctrl.ResultError {
+					t.Errorf("%+v", a)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	f.checkDurable(t)
+	var assigned, declinedN int64
+	for _, l := range f.h.Store.All() {
+		if l.SubnetID == 1 && l.Addr.Compare(netip.MustParseAddr("192.0.2.30")) >= 0 {
+			if counted(l) {
+				assigned++
+			}
+			if declined(l) {
+				declinedN++
+			}
+		}
+	}
+	if st.m["subnet[1].assigned-addresses"] != assigned || st.m["subnet[1].declined-addresses"] != declinedN {
+		t.Errorf("counters %v; store holds %d assigned, %d declined", st.m, assigned, declinedN)
 	}
 }
