@@ -78,11 +78,14 @@ type Deps struct {
 	Stats Stats
 }
 
-// Commands lists the commands Register adds.
-var Commands = []string{
-	"lease4-add", "lease4-update", "lease4-get", "lease4-get-all", "lease4-get-page",
-	"lease4-get-by-hw-address", "lease4-get-by-client-id", "lease4-get-by-hostname",
-	"lease4-del", "lease4-wipe", "lease4-resend-ddns",
+// Names lists the commands Register adds, as Kea 2.2 and 3.x have them
+// (3.x's lease4-write is not among them).
+func Names() []string {
+	return []string{
+		"lease4-add", "lease4-update", "lease4-get", "lease4-get-all", "lease4-get-page",
+		"lease4-get-by-hw-address", "lease4-get-by-client-id", "lease4-get-by-hostname",
+		"lease4-del", "lease4-wipe", "lease4-resend-ddns",
+	}
 }
 
 // Register adds the lease4-* commands to reg. The daemon calls it when

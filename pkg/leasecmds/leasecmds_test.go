@@ -456,7 +456,10 @@ func TestRegister(t *testing.T) {
 	if err := Register(reg, f.h.Deps); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range Commands {
+	if got := reg.Commands(); len(got) != len(Names())+1 {
+		t.Errorf("registry has %v, want list-commands and %v", got, Names())
+	}
+	for _, c := range Names() {
 		a := reg.Handle(context.Background(), &ctrl.Request{Command: c})
 		if a.Result == ctrl.ResultUnsupported {
 			t.Errorf("%s not registered", c)
