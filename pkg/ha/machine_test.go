@@ -292,3 +292,19 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Errorf("passive-backup needs no transport: %v", err)
 	}
 }
+
+func TestRecoverySendsReset(t *testing.T) {
+	r := newRig(t, haConfig("load-balancing", "server1"))
+	r.tr.answer["ha-reset"] = ok("HA state machine reset.")
+	r.bl.overflowed = true
+	r.force(CommunicationRecovery, LoadBalancing)
+	if got := r.step(); got != Waiting {
+		t.Fatalf("state %s, want waiting", got)
+	}
+	if got := strings.Join(r.tr.commands(), ","); got != "ha-reset" || r.bl.replayed != 0 {
+		t.Errorf("sent %q, replayed %d; want ha-reset and no replay of an overflowed backlog", got, r.bl.replayed)
+	}
+	if args := r.tr.sent[0]["arguments"].(map[string]any); args["server-name"] != "server1" {
+		t.Errorf("ha-reset arguments %v", args)
+	}
+}
