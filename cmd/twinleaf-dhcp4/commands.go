@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
-	"github.com/twinleaf/twinleaf/pkg/memfile"
+	"github.com/twinleaf/twinleaf/pkg/leasecmds"
 	"github.com/twinleaf/twinleaf/pkg/server"
 )
 
@@ -109,48 +108,11 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 	if !d.current().Dhcp4.LeaseCmds {
 		return
 	}
-	reg("lease4-get-all", func(context.Context, json.RawMessage) ctrl.Answer {
-		return leaseList(d.store.All(), nil)
-	})
-	reg("lease4-get", func(_ context.Context, args json.RawMessage) ctrl.Answer {
-		var a struct {
-			IP string `json:"ip-address"`
-		}
-		if err := json.Unmarshal(args, &a); err != nil || a.IP == "" {
-			return ctrl.Error("lease4-get needs \"ip-address\"")
-		}
-		addr, err := netip.ParseAddr(a.IP)
-		if err != nil || !addr.Is4() {
-			return ctrl.Error("Failed to convert '%s' to address: invalid IPv4 address", a.IP)
-		}
-		l, ok := d.store.Get(addr)
-		if !ok {
-			return ctrl.Empty("Lease not found.", nil)
-		}
-		return ctrl.Success("IPv4 lease found.", leaseJSON(l))
-	})
-	reg("lease4-get-page", func(_ context.Context, args json.RawMessage) ctrl.Answer {
-		var a struct {
-			From  string `json:"from"`
-			Limit int    `json:"limit"`
-		}
-		if err := json.Unmarshal(args, &a); err != nil {
-			return ctrl.Error("lease4-get-page: %v", err)
-		}
-		if a.Limit <= 0 {
-			return ctrl.Error("page size of the retrieved leases must not be 0")
-		}
-		from := netip.IPv4Unspecified()
-		if a.From != "start" {
-			f, err := netip.ParseAddr(a.From)
-			if err != nil || !f.Is4() {
-				return ctrl.Error("'from' parameter value %s is neither 'start' keyword nor a valid IPv4 address", a.From)
-			}
-			from = f
-		}
-		page := d.store.Page(from, a.Limit)
-		return leaseList(page, map[string]any{"count": len(page)})
-	})
+	if err := leasecmds.Register(d.reg, leasecmds.Deps{Store: d.store, Commit: d.srv.Commit,
+		Observe: func(c lease.Change) { d.srv.Engine().Observe(c) },
+		Subnets: func() []leasecmds.SubnetInfo { return *d.subnets.Load() }, Stats: d.stats}); err != nil {
+		d.log.Error("COMMAND_REGISTRATION_FAILED", "error", err)
+	}
 }
 
 // originArgs reads dhcp-disable/dhcp-enable's origin as Kea 3.x does
@@ -200,39 +162,4 @@ func originArgs(args json.RawMessage, disable bool) (server.Origin, time.Duratio
 		period = time.Duration(n) * time.Second
 	}
 	return o, period, nil
-}
-
-func leaseList(ls []*lease.Lease, extra map[string]any) ctrl.Answer {
-	out := make([]any, len(ls))
-	for i, l := range ls {
-		out[i] = leaseJSON(l)
-	}
-	args := map[string]any{"leases": out}
-	for k, v := range extra {
-		args[k] = v
-	}
-	text := fmt.Sprintf("%d IPv4 lease(s) found.", len(ls))
-	if len(ls) == 0 {
-		return ctrl.Empty(text, args)
-	}
-	return ctrl.Success(text, args)
-}
-
-// leaseJSON is Kea's Lease4::toElement.
-func leaseJSON(l *lease.Lease) map[string]any {
-	m := map[string]any{
-		"ip-address": l.Addr.String(), "hw-address": memfile.FormatHex(l.HWAddr),
-		"cltt": l.CLTT.Unix(), "valid-lft": l.ValidLft, "subnet-id": l.SubnetID,
-		"fqdn-fwd": l.FqdnFwd, "fqdn-rev": l.FqdnRev, "hostname": l.Hostname, "state": l.State,
-	}
-	if len(l.ClientID) > 0 {
-		m["client-id"] = memfile.FormatHex(l.ClientID)
-	}
-	if l.PoolID != 0 {
-		m["pool-id"] = l.PoolID
-	}
-	if l.UserContext != nil {
-		m["user-context"] = l.UserContext
-	}
-	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/config"
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/leasecmds"
 )
 
 // running serialises reloads; the configuration in force is service.cfgp.
@@ -35,6 +36,7 @@ func (d *service) apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	sn := leasecmds.SubnetsOf(n)
 	old := d.current()
 	for _, k := range restartOnly(&old.Dhcp4, &cfg.Dhcp4) {
 		d.log.Warn("DHCP4_CONFIG_NEEDS_RESTART " + k + " changed; it takes effect at the next restart")
@@ -43,6 +45,7 @@ func (d *service) apply(cfg *config.Config) error {
 	d.stats.RemovePrefix("subnet[")
 	eng.InitStats(d.leases())
 	d.srv.SetEngine(eng)
+	d.subnets.Store(&sn)
 	d.cfgp.Store(cfg)
 	d.log.Info("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration", "subnets", len(cfg.Dhcp4.Subnets))
 	return nil

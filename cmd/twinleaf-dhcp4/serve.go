@@ -23,6 +23,7 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/leasecmds"
 	"github.com/twinleaf/twinleaf/pkg/logging"
 	"github.com/twinleaf/twinleaf/pkg/memfile"
 	"github.com/twinleaf/twinleaf/pkg/netio"
@@ -76,8 +77,11 @@ type service struct {
 	stats    *stats.Registry
 	netstate *server.NetworkState
 	reclaim  *lease.Reclaimer
-	start    time.Time
-	stop     context.CancelFunc
+	// subnets are the running configuration's subnets as lease commands
+	// see them; swapped on reload.
+	subnets atomic.Pointer[[]leasecmds.SubnetInfo]
+	start   time.Time
+	stop    context.CancelFunc
 }
 
 func serve(o options, stdout, stderr io.Writer) int {
@@ -149,6 +153,8 @@ func (d *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sn := leasecmds.SubnetsOf(n)
+	d.subnets.Store(&sn)
 	eng, err := dhcp4.NewEngine(n, d.engineDeps())
 	if err != nil {
 		return err
@@ -201,7 +207,8 @@ func (d *service) run(ctx context.Context) error {
 		MaxTime:          time.Duration(e.MaxReclaimTime) * time.Millisecond,
 		UnwarnedCycles:   int(e.UnwarnedReclaimCycles),
 	}, Commit: func(ch ...lease.Change) error {
-		if err := j.Commit(ch...); err != nil {
+		// Through the server's queue, so the file keeps the store's order.
+		if err := d.srv.Commit(ch...); err != nil {
 			return err
 		}
 		e := d.srv.Engine()

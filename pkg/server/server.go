@@ -182,11 +182,22 @@ func (s *Server) handle(w int, p *Packet) {
 	s.release(p)
 }
 
-// pending is a reply waiting for its lease changes to be durable.
+// pending is a reply waiting for its lease changes to be durable, or (p
+// nil) changes made elsewhere that want to know when they are.
 type pending struct {
-	p   *Packet
-	e   *dhcp4.Engine
-	res dhcp4.Result
+	p    *Packet
+	e    *dhcp4.Engine
+	res  dhcp4.Result
+	done chan error
+}
+
+// Commit makes changes made outside the packet path (lease commands, HA)
+// durable through the same queue as the workers' changes, so the lease
+// file keeps the order in which the store changed.
+func (s *Server) Commit(changes ...lease.Change) error {
+	done := make(chan error, 1)
+	s.commits <- pending{res: dhcp4.Result{Changes: changes}, done: done}
+	return <-done
 }
 
 // commit makes lease changes durable in batches: everything that queued up
@@ -221,14 +232,20 @@ func (s *Server) commit() {
 			s.log.Error("DHCPSRV_MEMFILE_WRITE_FAIL failed to write lease changes; replies dropped", "error", err, "replies", len(batch))
 		}
 		for i := len(batch) - 1; err != nil && i >= 0; i-- {
-			batch[i].e.Undo(batch[i].res.Changes)
-			s.stats.Add("pkt4-receive-drop", 1)
+			if batch[i].p != nil {
+				batch[i].e.Undo(batch[i].res.Changes)
+				s.stats.Add("pkt4-receive-drop", 1)
+			}
 		}
 		for i := range batch {
-			if err == nil {
-				s.send(batch[i].p, &batch[i].res)
+			if b := batch[i]; b.p == nil {
+				b.done <- err
+			} else {
+				if err == nil {
+					s.send(b.p, &b.res)
+				}
+				s.release(b.p)
 			}
-			s.release(batch[i].p)
 			batch[i] = pending{}
 		}
 	}
