@@ -1,0 +1,148 @@
+package ha
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
+)
+
+// commandTimeout is Kea's HTTP timeout for every HA command but the sync
+// pages, which use sync-timeout.
+const commandTimeout = 10 * time.Second
+
+// maxAnswer bounds an answer body; a lease page of 10000 leases fits.
+const maxAnswer = 64 << 20
+
+// HTTPTransport sends commands to the peers as Kea's HA client does:
+// POST / over HTTP/1.1 with kept-alive connections, Content-Type
+// application/json, Host set to the peer's address without the port,
+// basic auth from the target peer's entry, and TLS whenever TLS files are
+// configured for that peer (whatever the URL's scheme).
+type HTTPTransport struct {
+	peers map[string]*httpPeer
+}
+
+type httpPeer struct {
+	url, host  string
+	user, pass string
+	client     *http.Client
+}
+
+// NewHTTPTransport prepares a client for every peer but this server.
+// Credential and certificate files are read now, so a missing file is
+// reported at start-up with the key that names it.
+func NewHTTPTransport(h config.HA) (*HTTPTransport, error) {
+	t := &HTTPTransport{peers: map[string]*httpPeer{}}
+	for _, p := range h.Peers {
+		if p.Name == h.ThisServerName {
+			continue
+		}
+		hp, err := newHTTPPeer(h, p)
+		if err != nil {
+			return nil, fmt.Errorf("ha: peer %s: %w", p.Name, err)
+		}
+		t.peers[p.Name] = hp
+	}
+	return t, nil
+}
+
+func newHTTPPeer(h config.HA, p config.Peer) (*httpPeer, error) {
+	if p.URL == nil {
+		return nil, fmt.Errorf("no url")
+	}
+	files := ctrl.TLSFiles{TrustAnchor: orDefault(p.TrustAnchor, h.TrustAnchor),
+		CertFile: orDefault(p.CertFile, h.CertFile), KeyFile: orDefault(p.KeyFile, h.KeyFile)}
+	tr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second, ForceAttemptHTTP2: false}
+	scheme := "http"
+	if files.CertFile != "" || files.TrustAnchor != "" {
+		c, err := files.ClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = c
+		scheme = "https"
+	}
+	hp := &httpPeer{url: scheme + "://" + p.URL.Host + "/", host: p.URL.Hostname(),
+		client: &http.Client{Transport: tr}}
+	var err error
+	if hp.user, err = secret(p.BasicAuthUser, p.BasicAuthUserFile, "basic-auth-user-file"); err != nil {
+		return nil, err
+	}
+	if hp.pass, err = secret(p.BasicAuthPassword, p.BasicAuthPasswordFile, "basic-auth-password-file"); err != nil {
+		return nil, err
+	}
+	return hp, nil
+}
+
+func orDefault(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// secret is a value given inline or in a file (its first line).
+func secret(inline, file, key string) (string, error) {
+	if file == "" {
+		return inline, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading %s %s: %w", key, file, err)
+	}
+	s, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimRight(s, "\r"), nil
+}
+
+// Call sends body to the peer and returns the answer body whatever the
+// HTTP status: Kea's HTTP-layer rejections (401, 403 ...) are bare maps,
+// which ParseAnswer turns into rc 1 as Kea's client does. Without a
+// deadline in ctx the call gives up after 10 s.
+func (t *HTTPTransport) Call(ctx context.Context, peer string, body []byte) ([]byte, error) {
+	p := t.peers[peer]
+	if p == nil {
+		return nil, fmt.Errorf("ha: no peer named %q", peer)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("ha: %s: %w", p.url, err)
+	}
+	req.Host = p.host
+	req.Header.Set("Content-Type", "application/json")
+	if p.user != "" {
+		req.SetBasicAuth(p.user, p.pass)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ha: %s: %w", p.url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("ha: %s: reading the answer: %w", p.url, err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("ha: %s answered HTTP %d with no body", p.url, resp.StatusCode)
+	}
+	return b, nil
+}
+
+// Close drops the kept-alive connections.
+func (t *HTTPTransport) Close() {
+	for _, p := range t.peers {
+		p.client.CloseIdleConnections()
+	}
+}
