@@ -93,6 +93,10 @@ func parseHexColon(s string) ([]byte, error) {
 type LeasePage struct {
 	Leases  []*lease.Lease
 	Skipped []error
+	// Count is the number of entries the page held, skipped ones too, and
+	// Last the highest address among them: the next page starts after it.
+	Count int
+	Last  netip.Addr
 }
 
 // ParseLeasePage reads a lease4-get-page answer: rc 3 is an empty page; a
@@ -117,8 +121,16 @@ func ParseLeasePage(body []byte) (LeasePage, error) {
 	if err := json.Unmarshal(a.Arguments, &args); err != nil || args.Leases == nil {
 		return LeasePage{}, fmt.Errorf("%w: lease4-get-page answer has no leases list", errAnswer)
 	}
-	var p LeasePage
+	p := LeasePage{Count: len(args.Leases)}
 	for i, raw := range args.Leases {
+		var addr struct {
+			IP string `json:"ip-address"`
+		}
+		if json.Unmarshal(raw, &addr) == nil {
+			if a, err := netip.ParseAddr(addr.IP); err == nil && a.Is4() && (!p.Last.IsValid() || p.Last.Less(a)) {
+				p.Last = a
+			}
+		}
 		l, err := ParseLease(raw)
 		if err != nil {
 			p.Skipped = append(p.Skipped, fmt.Errorf("lease %d of the page: %w", i, err))
