@@ -50,18 +50,12 @@ func (c *Config) Effective() map[string]any {
 			"thread-pool-size":       d.MultiThreading.ThreadPoolSize,
 			"packet-queue-size":      d.MultiThreading.PacketQueueSize,
 		},
-		"lease-database": map[string]any{
-			"type": d.LeaseDatabase.Type, "name": d.LeaseDatabase.Name, "persist": d.LeaseDatabase.Persist,
-			"lfc-interval": d.LeaseDatabase.LFCInterval, "max-row-errors": d.LeaseDatabase.MaxRowErrors,
-		},
+		// Kea 2.2 prints the database and interface keys that were
+		// configured, plus these.
+		"lease-database": map[string]any{"type": d.LeaseDatabase.Type},
 		"interfaces-config": map[string]any{
-			"interfaces":                      []any{},
-			"dhcp-socket-type":                d.InterfacesConfig.DHCPSocketType,
-			"outbound-interface":              d.InterfacesConfig.OutboundInterface,
-			"re-detect":                       d.InterfacesConfig.ReDetect,
-			"service-sockets-require-all":     d.InterfacesConfig.ServiceSocketsRequireAll,
-			"service-sockets-max-retries":     d.InterfacesConfig.ServiceSocketsMaxRetries,
-			"service-sockets-retry-wait-time": d.InterfacesConfig.ServiceSocketsRetryWaitTime,
+			"interfaces": []any{},
+			"re-detect":  d.InterfacesConfig.ReDetect,
 		},
 	}
 	for k, v := range defaults {
@@ -159,6 +153,16 @@ func inherited(m map[string]any, scopes ...*Params) {
 		valid = *v
 	}
 	setDefault(m, "valid-lifetime", valid)
+	// Kea 2.2 prints the renew and rebind timers a subnet inherits.
+	for _, k := range []struct {
+		key string
+		get func(*Params) *uint32
+	}{{"renew-timer", func(p *Params) *uint32 { return p.RenewTimer }},
+		{"rebind-timer", func(p *Params) *uint32 { return p.RebindTimer }}} {
+		if v := firstU32(scopes, k.get); v != nil {
+			setDefault(m, k.key, *v)
+		}
+	}
 	for _, k := range []struct {
 		key string
 		get func(*Params) *uint32
@@ -345,9 +349,14 @@ func fillLoggers(loggers []map[string]any) {
 		for _, k := range []string{"output_options", "output-options"} {
 			for _, o := range maps(l[k]) {
 				setDefault(o, "flush", true)
-				setDefault(o, "maxsize", 10240000)
-				setDefault(o, "maxver", 1)
 				setDefault(o, "pattern", "")
+				// Rotation applies to files only, and Kea prints it only there.
+				switch out, _ := o["output"].(string); {
+				case out == "stdout", out == "stderr", out == "syslog", len(out) > 7 && out[:7] == "syslog:":
+				default:
+					setDefault(o, "maxsize", 10240000)
+					setDefault(o, "maxver", 1)
+				}
 			}
 		}
 	}
