@@ -31,12 +31,17 @@ Commands:
   status                      the server's status (pid, uptime, sockets)
   leases [filters]            leases as a table; filters: --subnet ID --mac MAC --hostname NAME --state N
   lease show ADDRESS          one lease
+  lease add ADDRESS MAC       add a lease (subnet found from the address)
   lease del ADDRESS           delete a lease
   stats                       every statistic
   config get                  the running configuration
   config test FILE            check a configuration file without applying it
+  config reload               re-read the server's configuration file
+  config write [FILE]         write the running configuration to FILE (default: the server's file)
   reclaim                     reclaim expired leases now
   raw COMMAND [JSON-ARGS]     send any command, e.g. raw lease4-get '{"ip-address":"192.0.2.10"}'
+  pki init --dir DIR          make a pair's CA and certificates (pki init -h)
+  pair init --out DIR         write both boards' configs and certificates (pair init -h)
   version                     this tool's version
 
 Flags:
@@ -57,6 +62,15 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// pki and pair work on files and take their own flags.
+	if len(args) > 0 {
+		switch args[0] {
+		case "pki":
+			return pkiCommand(args[1:], stdout, stderr)
+		case "pair":
+			return pairCommand(args[1:], stdout, stderr)
+		}
+	}
 	var o options
 	fs := flag.NewFlagSet("twinleafctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -184,8 +198,11 @@ func dispatch(c *ctrl.Client, o *options, args []string, out io.Writer) error {
 	case "leases":
 		return show(c, o, out, "lease4-get-all", nil, func(w io.Writer, a ctrl.Answer) { printLeases(w, a, o) })
 	case "lease":
+		if len(args) == 4 && args[1] == "add" {
+			return show(c, o, out, "lease4-add", map[string]any{"ip-address": args[2], "hw-address": args[3]}, printText)
+		}
 		if len(args) != 3 {
-			return errors.New("usage: lease show|del ADDRESS")
+			return errors.New("usage: lease show|del ADDRESS, or lease add ADDRESS MAC")
 		}
 		switch args[1] {
 		case "show":
@@ -195,10 +212,19 @@ func dispatch(c *ctrl.Client, o *options, args []string, out io.Writer) error {
 		}
 		return fmt.Errorf("lease %s: use show or del", args[1])
 	case "config":
-		if len(args) == 2 && args[1] == "get" {
+		switch {
+		case len(args) == 2 && args[1] == "get":
 			return show(c, o, out, "config-get", nil, func(w io.Writer, a ctrl.Answer) { printJSON(w, a.Arguments) })
+		case len(args) == 2 && args[1] == "reload":
+			return show(c, o, out, "config-reload", nil, printText)
+		case len(args) <= 3 && args[1] == "write":
+			var a any
+			if len(args) == 3 {
+				a = map[string]any{"filename": args[2]}
+			}
+			return show(c, o, out, "config-write", a, printText)
 		}
-		return errors.New("usage: config get | config test FILE")
+		return errors.New("usage: config get | config test FILE | config reload | config write [FILE]")
 	case "raw":
 		if len(args) < 2 || len(args) > 3 {
 			return errors.New("usage: raw COMMAND [JSON-ARGS]")
