@@ -5,6 +5,7 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -93,6 +94,17 @@ func TestCoreCommandsMatchKea(t *testing.T) {
 		}
 		if !reflect.DeepEqual(ks, ts) {
 			t.Errorf("%s %s: argument keys\nKea      %v\ntwinleaf %v", st.cmd, st.args, ks, ts)
+		}
+	}
+	// What each server's config-write produces, twinleaf loads.
+	for name, c := range map[string]*ctrl.Client{"kea": kea, "twinleaf": tl} {
+		file := filepath.Join(t.TempDir(), name+"-written.json")
+		if a, err := c.Call(ctx, "config-write", map[string]string{"filename": file}); err != nil || a.Result != 0 {
+			t.Fatalf("config-write to %s: %+v %v", name, a, err)
+		}
+		out, err := exec.Command(filepath.Join(repoRoot(t), "bin", "twinleaf-dhcp4"), "-t", file).CombinedOutput()
+		if err != nil {
+			t.Errorf("twinleaf-dhcp4 -t on the file %s's config-write wrote: %v\n%s", name, err, out)
 		}
 	}
 }

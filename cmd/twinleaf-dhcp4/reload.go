@@ -47,6 +47,7 @@ func (d *service) apply(cfg *config.Config) error {
 	d.srv.SetEngine(eng)
 	d.subnets.Store(&sn)
 	d.cfgp.Store(cfg)
+	d.configureStats(cfg)
 	d.log.Info("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration", "subnets", len(cfg.Dhcp4.Subnets))
 	return nil
 }

@@ -119,6 +119,7 @@ func serve(o options, stdout, stderr io.Writer) int {
 	d := &service{o: o, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel, stats: stats.New(time.Now)}
 	d.stats.Start()
 	d.cfgp.Store(cfg)
+	d.configureStats(cfg)
 	if err := d.run(ctx); err != nil {
 		log.Error("DHCP4_INIT_FAIL failed to initialize Kea server", "error", err)
 		return 1
@@ -291,6 +292,16 @@ func (d *service) run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// configureStats applies the configuration's statistic sample limits.
+func (d *service) configureStats(cfg *config.Config) {
+	var age *time.Duration
+	if a := cfg.Dhcp4.StatisticDefaultSampleAge; a != nil {
+		v := time.Duration(*a) * time.Second
+		age = &v
+	}
+	d.stats.Configure(cfg.Dhcp4.StatisticDefaultSampleCount, age)
 }
 
 // loggingConfig maps the configuration's loggers onto pkg/logging's.

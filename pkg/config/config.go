@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -61,7 +62,11 @@ type Dhcp4 struct {
 	Reservations               []Reservation
 	HostReservationIdentifiers []string
 	ServerTag                  string
-	Loggers                    []Logger
+	// StatisticDefaultSampleCount and -Age (seconds) are the sample limits
+	// every statistic starts with; nil leaves Kea's 20 and 0.
+	StatisticDefaultSampleCount *uint32
+	StatisticDefaultSampleAge   *uint32
+	Loggers                     []Logger
 	// Options is the option registry with option-def entries added.
 	Options *option.Defs
 }
@@ -334,29 +339,75 @@ func (d *dec) dhcp4(n *Node, path string, c *Dhcp4) {
 		d.optionDefs(od, path+"/option-def", c)
 	}
 	fields := merge(d.params(&c.Params), map[string]field{
-		"interfaces-config":            func(v *Node, p string) { d.interfaces(v, p, &c.InterfacesConfig) },
-		"control-socket":               func(v *Node, p string) { d.controlSocket(v, p, c) },
-		"control-sockets":              func(v *Node, p string) { d.list(v, p, func(_ int, e *Node, ep string) { d.controlSocket(e, ep, c) }) },
-		"lease-database":               func(v *Node, p string) { d.leaseDatabase(v, p, &c.LeaseDatabase) },
-		"decline-probation-period":     d.u32(&c.DeclineProbationPeriod, 0, math.MaxUint32),
-		"echo-client-id":               d.boolean(&c.EchoClientID),
-		"expired-leases-processing":    func(v *Node, p string) { d.expired(v, p, &c.ExpiredLeasesProcessing) },
-		"multi-threading":              func(v *Node, p string) { d.multiThreading(v, p, &c.MultiThreading) },
-		"hooks-libraries":              func(v *Node, p string) { d.hooks(v, p, c) },
-		"subnet4":                      func(v *Node, p string) { d.subnets(v, p, c, nil) },
-		"shared-networks":              func(v *Node, p string) { d.sharedNetworks(v, p, c) },
-		"option-data":                  func(v *Node, p string) { c.OptionData = d.optionData(v, p, c.Options) },
-		"option-def":                   func(*Node, string) {}, // decoded above
-		"reservations":                 func(v *Node, p string) { c.Reservations = d.reservations(v, p, c.Options) },
-		"host-reservation-identifiers": func(v *Node, p string) { d.hostIDs(v, p, c) },
-		"server-tag":                   d.str(&c.ServerTag),
-		"loggers":                      func(v *Node, p string) { d.loggers(v, p, c) },
-		"reservation-mode":             func(v *Node, p string) { d.reservationMode(v, p, &c.Params) },
+		"interfaces-config":              func(v *Node, p string) { d.interfaces(v, p, &c.InterfacesConfig) },
+		"control-socket":                 func(v *Node, p string) { d.controlSocket(v, p, c) },
+		"control-sockets":                func(v *Node, p string) { d.list(v, p, func(_ int, e *Node, ep string) { d.controlSocket(e, ep, c) }) },
+		"lease-database":                 func(v *Node, p string) { d.leaseDatabase(v, p, &c.LeaseDatabase) },
+		"decline-probation-period":       d.u32(&c.DeclineProbationPeriod, 0, math.MaxUint32),
+		"echo-client-id":                 d.boolean(&c.EchoClientID),
+		"expired-leases-processing":      func(v *Node, p string) { d.expired(v, p, &c.ExpiredLeasesProcessing) },
+		"multi-threading":                func(v *Node, p string) { d.multiThreading(v, p, &c.MultiThreading) },
+		"hooks-libraries":                func(v *Node, p string) { d.hooks(v, p, c) },
+		"subnet4":                        func(v *Node, p string) { d.subnets(v, p, c, nil) },
+		"shared-networks":                func(v *Node, p string) { d.sharedNetworks(v, p, c) },
+		"option-data":                    func(v *Node, p string) { c.OptionData = d.optionData(v, p, c.Options) },
+		"option-def":                     func(*Node, string) {}, // decoded above
+		"reservations":                   func(v *Node, p string) { c.Reservations = d.reservations(v, p, c.Options) },
+		"host-reservation-identifiers":   func(v *Node, p string) { d.hostIDs(v, p, c) },
+		"server-tag":                     d.str(&c.ServerTag),
+		"statistic-default-sample-count": d.u32p(&c.StatisticDefaultSampleCount),
+		"statistic-default-sample-age":   d.u32p(&c.StatisticDefaultSampleAge),
+		"loggers":                        func(v *Node, p string) { d.loggers(v, p, c) },
+		"reservation-mode":               func(v *Node, p string) { d.reservationMode(v, p, &c.Params) },
 	})
-	d.object(n, path, fields)
+	d.object(n, path, d.withKeaDefaults(fields, kea22Globals))
 	if n.Kind == Object && n.Get("control-socket") != nil && n.Get("control-sockets") != nil {
 		d.errf(n.Get("control-sockets"), path+"/control-sockets", "use either control-socket (Kea 2.2) or control-sockets (Kea 3), not both")
 	}
+}
+
+// keaSubnetDefaults and keaNetworkDefaults are, like kea22Globals, keys
+// Kea's config-get prints in subnets and shared networks at defaults that
+// twinleaf's behaviour already matches.
+var (
+	keaSubnetDefaults  = map[string]any{"4o6-interface": "", "4o6-interface-id": "", "4o6-subnet": "", "store-extended-info": false}
+	keaNetworkDefaults = map[string]any{"store-extended-info": false}
+)
+
+// withKeaDefaults accepts the keys Kea's config-get prints at their
+// defaults, so a file written by config-write (Kea's or ours) loads: at
+// the default value they change nothing; any other value is not yet
+// handled and is refused.
+func (d *dec) withKeaDefaults(fields map[string]field, defaults map[string]any) map[string]field {
+	for k, def := range defaults {
+		if _, ok := fields[k]; !ok {
+			fields[k] = d.atDefault(k, def)
+		}
+	}
+	return fields
+}
+
+// atDefault accepts a key only at Kea's default value.
+func (d *dec) atDefault(key string, def any) field {
+	return func(v *Node, path string) {
+		want, _ := json.Marshal(jsonValue(def))
+		got, _ := json.Marshal(toAny(v))
+		if !jsonEqual(want, got) {
+			d.errs = append(d.errs, &Error{Pos: v.Pos, Path: path,
+				Msg: fmt.Sprintf("supported by Kea, not yet by twinleaf: %s; remove it, or leave it at Kea's default %s (see the README for what twinleaf supports)", key, want)})
+		}
+	}
+}
+
+// jsonEqual compares two JSON documents by value.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
 }
 
 func (d *dec) interfaces(n *Node, path string, ic *InterfacesConfig) {

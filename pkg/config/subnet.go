@@ -50,7 +50,7 @@ func (d *dec) sharedNetworks(n *Node, path string, c *Dhcp4) {
 			"option-data": func(v *Node, p string) { sn.OptionData = d.optionData(v, p, c.Options) },
 			"subnet4":     func(v *Node, p string) { subnets = v },
 		})
-		d.object(e, ep, fields)
+		d.object(e, ep, d.withKeaDefaults(fields, keaNetworkDefaults))
 		if e.Kind != Object {
 			return
 		}
@@ -86,7 +86,7 @@ func (d *dec) subnets(n *Node, path string, c *Dhcp4, sn *SharedNetwork) {
 			"client-classes":   d.strList(&s.ClientClasses),
 			"reservation-mode": func(v *Node, p string) { d.reservationMode(v, p, &s.Params) },
 		})
-		d.object(e, ep, fields)
+		d.object(e, ep, d.withKeaDefaults(fields, keaSubnetDefaults))
 		if e.Kind != Object {
 			return
 		}
