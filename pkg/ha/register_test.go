@@ -50,8 +50,7 @@ func TestRegister(t *testing.T) {
 		t.Errorf("ha-reset: %+v, %d syncs, in %s", a, syncs, r.m.State())
 	}
 	if !strings.Contains(r.log.String(), "from HOT-STANDBY to WAITING state") {
-		t.Errorf("no transition to waiting logged:
-%s", r.log)
+		t.Errorf("no transition to waiting logged:\n%s", r.log)
 	}
 }
 
