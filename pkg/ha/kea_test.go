@@ -1,0 +1,141 @@
+//go:build kea
+
+package ha
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
+)
+
+// TestKeaStandby pairs a twinleaf primary with Kea 2.2 as the standby
+// (kea-dhcp4 behind kea-ctrl-agent, as 2.2 needs) and waits for both to
+// reach hot-standby. Run as root with Kea 2.2 installed:
+//
+//	go test -tags kea -run TestKeaStandby ./pkg/ha/
+func TestKeaStandby(t *testing.T) {
+	for _, bin := range []string{"/usr/sbin/kea-dhcp4", "/usr/sbin/kea-ctrl-agent"} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	ports := freePorts(t, 2) // ours, the control agent's
+	dir := t.TempDir()
+	ours := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[0])
+	ca := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[1])
+	sock := filepath.Join(dir, "kea4.sock")
+	hooks := "/usr/lib/x86_64-linux-gnu/kea/hooks/"
+	dhcp4 := `{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [] },
+  "control-socket": { "socket-type": "unix", "socket-name": "` + sock + `" },
+  "lease-database": { "type": "memfile", "persist": true, "name": "` + filepath.Join(dir, "leases4.csv") + `" },
+  "hooks-libraries": [ { "library": "` + hooks + `libdhcp_lease_cmds.so" },
+    { "library": "` + hooks + `libdhcp_ha.so", "parameters": { "high-availability": [ {
+        "this-server-name": "server2", "mode": "hot-standby", "heartbeat-delay": 1000, "max-response-delay": 5000,
+        "peers": [ { "name": "server1", "url": "http://` + ours.String() + `/", "role": "primary" },
+                   { "name": "server2", "url": "http://` + ca.String() + `/", "role": "standby" } ] } ] } } ],
+  "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.10 - 192.0.2.100" } ] } ],
+  "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "` + filepath.Join(dir, "kea4.log") + `" } ], "severity": "INFO" } ] } }`
+	agent := `{ "Control-agent": { "http-host": "127.0.0.1", "http-port": ` + strings.TrimPrefix(ca.String(), "127.0.0.1:") + `,
+  "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } } } }`
+	start := func(bin, name, conf string) *exec.Cmd {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-c", path)
+		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	kea := start("/usr/sbin/kea-dhcp4", "dhcp4.json", dhcp4)
+	start("/usr/sbin/kea-ctrl-agent", "ca.json", agent)
+
+	h := haConfig("hot-standby", "server1")
+	h.Peers = h.Peers[1:]
+	h.HeartbeatDelay, h.MaxResponseDelay = 1000, 5000
+	for i := range h.Peers {
+		ap := ours
+		if h.Peers[i].Name == "server2" {
+			ap = ca
+		}
+		h.Peers[i].Addr, h.Peers[i].URL = ap, &url.URL{Scheme: "http", Host: ap.String(), Path: "/"}
+	}
+	tr, err := NewHTTPTransport(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := mapStore{}
+	sync := &LeaseSync{Transport: tr, Partner: "server2", Label: "server2", Version: Kea22, ServerName: "server1",
+		PageLimit: 100, Timeout: 10 * time.Second, Store: store}
+	m, err := New(Config{HA: h, Version: Kea22, Transport: tr, Syncer: sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := ctrl.NewRegistry()
+	if err := Register(reg, m, sync); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"dhcp-disable", "dhcp-enable"} {
+		reg.Register(c, func(context.Context, json.RawMessage) ctrl.Answer { return ctrl.Success("ok", nil) })
+	}
+	reg.Register("lease4-get-page", pageHandler(store))
+	srv, err := Listen(h, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(time.Second)
+
+	ctx := context.Background()
+	deadline := time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		m.Heartbeat(ctx)
+		if m.State() == HotStandby && m.PartnerState() == HotStandby {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "kea4.log"))
+	if m.State() != HotStandby || m.PartnerState() != HotStandby {
+		t.Fatalf("twinleaf %s, Kea %s\nKea's log:\n%s", m.State(), m.PartnerState(), log)
+	}
+	if !strings.Contains(string(log), "HA_STATE_TRANSITION server transitions from READY to HOT-STANDBY state") {
+		t.Errorf("Kea's log lacks its move to hot-standby:\n%s", log)
+	}
+	// Maintenance through Kea: it goes in-maintenance, then back.
+	if a := m.MaintenanceStart(ctx); a.Result != 0 || m.State() != PartnerInMaintenance {
+		t.Fatalf("maintenance start against Kea: %+v, %s", a, m.State())
+	}
+	if a := m.MaintenanceCancel(ctx); a.Result != 0 || m.State() != HotStandby {
+		t.Fatalf("maintenance cancel against Kea: %+v, %s", a, m.State())
+	}
+	log, _ = os.ReadFile(filepath.Join(dir, "kea4.log"))
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(line, "HA_STATE_TRANSITION") || strings.Contains(line, "HA_MAINTENANCE") {
+			t.Log(line)
+		}
+	}
+	// Kea dies: the primary takes over after max-response-delay.
+	kea.Process.Kill()
+	kea.Wait()
+	deadline = time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && m.State() != PartnerDown {
+		m.Heartbeat(ctx)
+		time.Sleep(time.Second)
+	}
+	if m.State() != PartnerDown || !m.DHCPEnabled() {
+		t.Errorf("after Kea died: %s", m.State())
+	}
+}
