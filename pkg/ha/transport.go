@@ -7,8 +7,8 @@ import (
 )
 
 // Transport carries one command to a peer and returns the raw answer
-// body. Part 2 implements it over HTTP with keep-alive, basic auth and
-// mutual TLS; timeouts come from ctx (10 s per command, sync-timeout per
+// body. HTTPTransport implements it over HTTP with keep-alive, basic auth
+// and mutual TLS; timeouts come from ctx (10 s per command, sync-timeout per
 // lease page). An error means no answer arrived: the partner is then
 // unavailable.
 type Transport interface {
@@ -30,13 +30,13 @@ func call(ctx context.Context, t Transport, peer string, c Command) ([]byte, err
 
 // Syncer fetches the partner's leases into the local store (Kea's sync,
 // section "syncing"): dhcp-disable, lease4-get-page until a short page,
-// then ha-sync-complete-notify or dhcp-enable. Part 2 implements it.
+// then ha-sync-complete-notify or dhcp-enable. LeaseSync implements it.
 type Syncer interface {
 	Sync(ctx context.Context) error
 }
 
 // Backlog is the load-balancing communication-recovery queue of lease
-// updates. Part 2 implements it.
+// updates. LeaseBacklog implements it.
 type Backlog interface {
 	// Overflowed reports that updates were lost, so only a full resync
 	// (ha-reset) restores the partner.
