@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,5 +295,44 @@ func TestUnsentUpdateCount(t *testing.T) {
 	off.force(PartnerDown, Unavailable)
 	if got := off.m.Committed(); got != UpdateSkip || off.m.UnsentUpdateCount() != 0 {
 		t.Errorf("send-lease-updates false: plan %d, unsent %d", got, off.m.UnsentUpdateCount())
+	}
+}
+
+// TestConcurrentUse runs the packet path (InScope, Committed) and the
+// command side (HeartbeatAnswer, Status) while heartbeats move the
+// machine; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	r := standby(t, 0)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := query(dhcpv4.MessageTypeRequest, []byte{0, 0, 0, 0, 0, byte(i)}, nil, 30)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				r.m.InScope(p)
+				r.m.Committed()
+				r.m.HeartbeatAnswer()
+				r.m.Status()
+			}
+		}()
+	}
+	for range 10 {
+		r.clk.Add(10 * time.Second)
+		r.m.Heartbeat(context.Background())
+	}
+	close(done)
+	wg.Wait()
+	if s := r.m.State(); s != PartnerDown {
+		t.Fatalf("state %s, want partner-down", s)
+	}
+	if !r.m.InScope(query(dhcpv4.MessageTypeRequest, []byte{1, 2, 3, 4, 5, 6}, nil, 0)) {
+		t.Error("partner-down standby does not serve the primary's scope")
 	}
 }
