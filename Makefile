@@ -95,8 +95,11 @@ cross-check: cross
 deb: cross
 	@set -e; for a in amd64 arm64 armhf; do bash packaging/build-deb.sh $$a $(DEB_VERSION); done
 
-image:
-	@echo "image: not built yet (appliance issue)"
+# Root file system overlays for a Raspberry Pi pair, per board and
+# architecture, in dist/image (image/README.md). PAIR_FLAGS go to
+# `twinleafctl pair init` when dist/image/pair does not exist yet.
+image: build cross
+	bash image/build.sh
 
 # A real DHCP client gets a lease from twinleaf in a namespace lab (root).
 demo: build
