@@ -388,3 +388,55 @@ func testApply(t *testing.T, out string) {
 		t.Errorf("board 1's image holds board 2's key: %v", err)
 	}
 }
+
+// TestPairConfigServes starts twinleaf-dhcp4 on the config pair init
+// writes for board 1 (with its certificates): a real client gets a lease
+// with the network's options, and the operator reaches the HTTPS API with
+// the client certificate, and not without it. Only the lease file and
+// the log are moved into the lab's directory.
+func TestPairConfigServes(t *testing.T) {
+	if isKea() {
+		t.Skip("Kea 2.2's kea-dhcp4 has no https control socket (kea-ctrl-agent serves it); the pair config is twinleaf's")
+	}
+	l := NewLab(t)
+	srv := l.Host("srv", "eth0", serverAddr+"/24")
+	bin := filepath.Join(repoRoot(t), "bin")
+	pair := filepath.Join(l.Dir, "pair")
+	tlsDir := filepath.Join(pair, "server1", "tls")
+	mustRun(t, filepath.Join(bin, "twinleafctl"), "pair", "init", "--out", pair, "--iface", "eth0",
+		"--subnet", "192.0.2.0/24", "--pool", "192.0.2.100-192.0.2.150", "--router", "192.0.2.1",
+		"--dns", "192.0.2.53", "--boards", serverAddr+",192.0.2.3", "--tls-dir", tlsDir)
+	conf := string(mustRead(t, filepath.Join(pair, "server1", "kea-dhcp4.conf")))
+	for _, r := range [][2]string{
+		{`"type": "memfile"`, `"type": "memfile", "name": "leases4.csv"`},
+		{`"output": "/var/log/kea/kea-dhcp4.log"`, `"output": "stdout"`},
+	} {
+		if !strings.Contains(conf, r[0]) {
+			t.Fatalf("the generated config lacks %s", r[0])
+		}
+		conf = strings.Replace(conf, r[0], r[1], 1)
+	}
+	path := l.File("server1.conf", conf)
+	StartServer(t, l, srv, l.Dir, path)
+
+	c := NewClient(t, l, "udhcpc", "pc", "02:00:00:00:0e:01")
+	c.Start()
+	ev := c.Bound()
+	if !inPool(t, ev.IP, "192.0.2.100", "192.0.2.150") || ev.Routers != "192.0.2.1" || ev.DNS != "192.0.2.53" {
+		t.Errorf("client got %v, want an address in the pool, router 192.0.2.1, DNS 192.0.2.53", ev)
+	}
+
+	op := filepath.Join(pair, "operator")
+	ctl := func(args ...string) (string, error) {
+		b, err := l.Cmd(srv, append([]string{filepath.Join(bin, "twinleafctl"), "-c", path}, args...)...).CombinedOutput()
+		return string(b), err
+	}
+	out, err := ctl("--ca", filepath.Join(op, "CA.pem"), "--cert", filepath.Join(op, "client_cert.pem"),
+		"--key", filepath.Join(op, "client_key.pem"), "--json", "lease", "show", ev.IP)
+	if err != nil || !strings.Contains(out, `"hw-address": "02:00:00:00:0e:01"`) {
+		t.Errorf("twinleafctl over https with the operator's certificate: %v\n%s", err, out)
+	}
+	if out, err := ctl("--ca", filepath.Join(op, "CA.pem"), "status"); err == nil || !strings.Contains(out, "certificate required") {
+		t.Errorf("twinleafctl without a client certificate: %v, want the server to demand one:\n%s", err, out)
+	}
+}
