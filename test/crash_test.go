@@ -31,6 +31,9 @@ const (
 // server still leases each acknowledged address to the client it was
 // acknowledged to, and no address was ever acknowledged to two clients.
 //
+// The restarted server may hold more leases than were acknowledged: those
+// committed whose reply the kill stopped. That is allowed; the reverse is not.
+//
 // Against Kea 2.2 (TWINLEAF_TEST_SERVER=kea) the same loop runs and what
 // Kea loses is logged, not asserted: Kea does not sync its lease file.
 func TestCrashSafety(t *testing.T) {
@@ -79,7 +82,8 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("only %d addresses were acknowledged over %d runs of perfdhcp; the load never reached the server", len(h.owner), crashKills)
 	}
 	if isKea() {
-		t.Logf("Kea 2.2 lost %d acknowledged lease(s) across %d SIGKILLs (reported, not asserted)", len(lost), crashKills)
+		t.Logf("Kea 2.2 lost %d acknowledged lease(s) and acknowledged %d address(es) to a second client across %d SIGKILLs (reported, not asserted)",
+			len(lost), len(h.doubles), crashKills)
 		return
 	}
 	report(t, "acknowledged leases lost or changed by a restart", lost)
@@ -207,7 +211,7 @@ func startAckCapture(t *testing.T, l *Lab, ns, ifname, sentinel string) *ackCapt
 	c := &ackCapture{t: t, ns: ns, sentinel: sentinel}
 	// Only the server's messages (source port 67) and ARP, which keeps
 	// tshark ahead of perfdhcp's rate.
-	cmd := l.Cmd(ns, "tshark", "-l", "-n", "-i", ifname, "-f", "udp src port 67 or arp",
+	cmd := l.Cmd(ns, "tshark", "-l", "-n", "-B", "64", "-i", ifname, "-f", "udp src port 67 or arp",
 		"-T", "fields", "-E", "separator=|",
 		"-e", "dhcp.option.dhcp", "-e", "dhcp.ip.your", "-e", "dhcp.hw.mac_addr", "-e", "arp.dst.proto_ipv4")
 	stdout, err := cmd.StdoutPipe()
