@@ -108,7 +108,7 @@ func main() {
 		measure("twinleaf, no mirror", absBin, kea3, *runs, false),
 		measure("kea 2.2", *kea, kea22, *runs, false),
 	}
-	print(results, *live)
+	printTable(results, *live)
 }
 
 // generate writes the same history in both layouts: rounds of renewals
@@ -395,8 +395,8 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// print shows the servers side by side, then twinleaf's ratios to Kea.
-func print(rs []result, live int) {
+// printTable shows the servers side by side, then twinleaf's ratios to Kea.
+func printTable(rs []result, live int) {
 	fmt.Printf("%-20s %10s %10s %10s %12s %8s  %s\n", "server", "ready", "control", "STARTED", "peak RSS", "leases", "all runs")
 	var kea *result
 	for i, r := range rs {
