@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twinleaf/twinleaf/pkg/config"
 )
@@ -438,5 +439,71 @@ func TestPairConfigServes(t *testing.T) {
 	}
 	if out, err := ctl("--ca", filepath.Join(op, "CA.pem"), "status"); err == nil || !strings.Contains(out, "certificate required") {
 		t.Errorf("twinleafctl without a client certificate: %v, want the server to demand one:\n%s", err, out)
+	}
+}
+
+// TestPairUnderKea runs the pair pair init writes under Kea 2.2, both
+// boards, so the certificates and the HA TLS layout (each board presents
+// its own certificate to its partner) are checked against Kea's OpenSSL
+// side: the two reach hot-standby over the TLS listener. Kea 2.2 lacks
+// two things of the Kea 3 template, which are changed for it: its
+// kea-dhcp4 has no https control socket (a unix one here) and spells
+// output_options with an underscore.
+func TestPairUnderKea(t *testing.T) {
+	if isKea() {
+		t.Skip("runs Kea itself, once, in the twinleaf pass")
+	}
+	hooks := "/usr/lib/x86_64-linux-gnu/kea/hooks"
+	if _, err := os.Stat(filepath.Join(hooks, "libdhcp_ha.so")); err != nil {
+		t.Skipf("Kea 2.2's HA hook is not installed (%v); .ci/run installs kea-dhcp4-server", err)
+	}
+	t.Setenv("TWINLEAF_TEST_SERVER", "kea")
+	l := NewLab(t)
+	boards := []string{"192.0.2.2", "192.0.2.3"}
+	pair := filepath.Join(l.Dir, "pair")
+	tlsDir := filepath.Join(l.Dir, "tls")
+	mustRun(t, filepath.Join(repoRoot(t), "bin", "twinleafctl"), "pair", "init", "--out", pair, "--iface", "eth0",
+		"--subnet", "192.0.2.0/24", "--pool", "192.0.2.100-192.0.2.150", "--boards", strings.Join(boards, ","), "--router", "", "--dns", "", "--tls-dir", tlsDir)
+	// One directory stands for both boards' /etc/kea/tls.
+	mustRun(t, "cp", "-r", filepath.Join(pair, "pki"), tlsDir)
+	var servers []*Server
+	for i, addr := range boards {
+		n := string(rune('1' + i))
+		ns := l.Host("b"+n, "eth0", addr+"/24")
+		dir := filepath.Join(l.Dir, "server"+n)
+		os.Mkdir(dir, 0o755)
+		conf := string(mustRead(t, filepath.Join(pair, "server"+n, "kea-dhcp4.conf")))
+		start := strings.Index(conf, `"control-socket": {`)
+		end := strings.Index(conf[start:], "},")
+		if start < 0 || end < 0 {
+			t.Fatal("the generated config has no control-socket map")
+		}
+		conf = conf[:start] + `"control-socket": { "socket-type": "unix", "socket-name": "` + filepath.Join(dir, "kea4.sock") + `" }` + conf[start+end+1:]
+		for _, r := range [][2]string{
+			{`"type": "memfile"`, `"type": "memfile", "name": "` + filepath.Join(dir, "leases4.csv") + `"`},
+			{`"output": "/var/log/kea/kea-dhcp4.log"`, `"output": "stdout"`},
+			{`"output-options"`, `"output_options"`},
+		} {
+			conf = strings.Replace(conf, r[0], r[1], 1)
+		}
+		path := filepath.Join(dir, "kea-dhcp4.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		servers = append(servers, StartServer(t, l, ns, dir, path, "LD_LIBRARY_PATH="+hooks))
+	}
+	// Heartbeats are 10 s apart: both boards are in hot-standby after the
+	// second one. The deadline only bounds a broken run.
+	deadline := time.Now().Add(60 * time.Second)
+	for _, s := range servers {
+		for !strings.Contains(s.Output(), "to HOT-STANDBY state") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the pair did not reach hot-standby; this board's log:\n%s", lastLines(s.Output(), 30))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if strings.Contains(s.Output(), "HA_HEARTBEAT_COMMUNICATIONS_FAILED") {
+			t.Errorf("a heartbeat failed on the way:\n%s", lastLines(s.Output(), 30))
+		}
 	}
 }
