@@ -315,6 +315,34 @@ func TestPairFlagErrors(t *testing.T) {
 	}
 }
 
+func TestPKIFlagErrors(t *testing.T) {
+	tests := []struct {
+		args   []string
+		rc     int
+		stderr string
+	}{
+		{[]string{"pki"}, 2, "Usage: twinleafctl pki init"},
+		{[]string{"pki", "init"}, 2, "Usage: twinleafctl pki init"},
+		{[]string{"pki", "init", "--dir", "x", "--boards", "192.0.2.2,192.0.2.3", "--config", "k.conf"}, 2, "not both"},
+		{[]string{"pki", "init", "--dir", "x", "--boards", "192.0.2.2,fe80::1"}, 1, `"fe80::1" is not an IPv4 address`},
+		{[]string{"pki", "init", "--dir", "x", "--config", "missing.conf"}, 1, "missing.conf"},
+		{[]string{"pki", "init", "--dir", "x", "--config", "../../configs/lab/single.conf"}, 1, "has no high-availability entry"},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		args := append([]string(nil), tt.args...)
+		for i, a := range args {
+			if a == "x" {
+				args[i] = filepath.Join(t.TempDir(), "pki")
+			}
+		}
+		rc := run(args, &bytes.Buffer{}, &stderr)
+		if rc != tt.rc || !strings.Contains(stderr.String(), tt.stderr) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tt.args, rc, stderr.String(), tt.rc, tt.stderr)
+		}
+	}
+}
+
 func TestPKIBoardsFromConfig(t *testing.T) {
 	out := pairDir(t, "--boards", "192.168.1.20,192.168.1.30")
 	got, err := boardsFromConfig(filepath.Join(out, "server2", "kea-dhcp4.conf"))

@@ -256,6 +256,16 @@ func pkiCommand(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	both := 0
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "boards" || f.Name == "config" {
+			both++
+		}
+	})
+	if both == 2 {
+		fmt.Fprintln(stderr, "twinleafctl: pki init: give --boards or --config, not both")
+		return 2
+	}
 	var addrs []netip.Addr
 	var err error
 	if *conf != "" {
