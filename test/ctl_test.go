@@ -3,6 +3,7 @@
 package test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,7 @@ func TestTwinleafctl(t *testing.T) {
 		{[]string{"-c", "single.conf", "leases", "--subnet", "1"}, []string{"192.0.2.150", ip, "2 lease(s)"}},
 		{[]string{"-c", "single.conf", "lease", "del", "192.0.2.150"}, []string{"IPv4 lease deleted."}},
 		{[]string{"-c", "single.conf", "reclaim"}, []string{"Reclamation of expired leases is complete."}},
+		{[]string{"-c", "single.conf", "lfc"}, []string{"Lease file cleanup complete."}},
 		{[]string{"-c", "single.conf", "config", "reload"}, []string{"Configuration successful."}},
 		{[]string{"-c", "single.conf", "config", "write", "written.json"}, []string{"Configuration written to written.json successful"}},
 		{[]string{"-c", "single.conf", "config", "get"}, []string{`"Dhcp4"`, `"subnet4"`}},
@@ -62,6 +64,14 @@ func TestTwinleafctl(t *testing.T) {
 				t.Errorf("twinleafctl %v: output lacks %q:\n%s", tt.args, w, out)
 			}
 		}
+	}
+	// The forced cleanup left Kea's compacted file beside the current one,
+	// and the client's lease survived it.
+	if _, err := os.Stat(filepath.Join(s.Dir, "leases4.csv.2")); err != nil {
+		t.Errorf("after twinleafctl lfc: %v", err)
+	}
+	if out, _ := ctl(t, s, "-c", "single.conf", "lease", "show", ip); !strings.Contains(out, "02:00:00:00:0c:01") {
+		t.Errorf("the lease is gone after the cleanup:\n%s", out)
 	}
 	out, err := ctl(t, s, "--socket", "nowhere.sock", "status")
 	if err == nil || !strings.Contains(out, "is twinleaf-dhcp4 running") {

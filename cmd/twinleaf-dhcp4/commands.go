@@ -83,6 +83,17 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		d.netstate.Enable(o)
 		return ctrl.Success("DHCP service successfully enabled", nil)
 	})
+	// kea-lfc-start is Kea 3.3's command to run lease file cleanup now.
+	reg("kea-lfc-start", func(context.Context, json.RawMessage) ctrl.Answer {
+		ld := d.current().Dhcp4.LeaseDatabase
+		if !ld.Persist {
+			return ctrl.Error("lease file cleanup needs a lease file; lease-database persist is false")
+		}
+		if err := d.journal.Cleanup(); err != nil {
+			return ctrl.Error("lease file cleanup failed: %v", err)
+		}
+		return ctrl.Success("Lease file cleanup complete.", nil)
+	})
 	reg("leases-reclaim", func(_ context.Context, args json.RawMessage) ctrl.Answer {
 		var a struct {
 			Remove *bool `json:"remove"`

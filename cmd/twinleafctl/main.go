@@ -39,6 +39,7 @@ Commands:
   config reload               re-read the server's configuration file
   config write [FILE]         write the running configuration to FILE (default: the server's file)
   reclaim                     reclaim expired leases now
+  lfc                         clean up the lease file now (Kea's LFC)
   raw COMMAND [JSON-ARGS]     send any command, e.g. raw lease4-get '{"ip-address":"192.0.2.10"}'
   pki init --dir DIR          make a pair's CA and certificates (pki init -h)
   pair init --out DIR         write both boards' configs and certificates (pair init -h)
@@ -195,6 +196,8 @@ func dispatch(c *ctrl.Client, o *options, args []string, out io.Writer) error {
 		return show(c, o, out, "statistic-get-all", nil, printStats)
 	case "reclaim":
 		return show(c, o, out, "leases-reclaim", map[string]any{"remove": false}, printText)
+	case "lfc":
+		return show(c, o, out, "kea-lfc-start", nil, printText)
 	case "leases":
 		return show(c, o, out, "lease4-get-all", nil, func(w io.Writer, a ctrl.Answer) { printLeases(w, a, o) })
 	case "lease":
