@@ -53,7 +53,19 @@ type Config struct {
 	ServerAddrs func() []netip.Addr
 	// Ports are the server and client ports (-p, -P).
 	Ports netio.Ports
+	// AfterCommit, when set, runs for each reply whose lease changes are
+	// durable, before the reply goes out (HA's lease updates to the
+	// partner). A nil error sends the reply; an error drops it and the
+	// client retries, the lease staying committed. Calls run concurrently,
+	// one goroutine per parked reply.
+	AfterCommit func(changes []lease.Change) error
+	// ParkLimit bounds the replies waiting on AfterCommit (Kea's
+	// parked-packet-limit); past it replies are dropped. Zero means 256.
+	ParkLimit int
 }
+
+// DefaultParkLimit is Kea's parked-packet-limit default.
+const DefaultParkLimit = 256
 
 // Server is the running packet path.
 type Server struct {
@@ -73,11 +85,24 @@ type Server struct {
 	readers   sync.WaitGroup
 	// progress counts handled packets per worker, for Healthy.
 	progress []atomic.Uint64
+	// after and parked are Config.AfterCommit and its slots; parkedWG
+	// lets Close wait for the parked replies.
+	after    func([]lease.Change) error
+	parked   chan struct{}
+	parkedWG sync.WaitGroup
 }
 
 // New starts the workers; add sockets with Serve.
 func New(c Config) *Server {
-	s := &Server{journal: c.Journal, stats: c.Stats, log: c.Log, addrs: c.ServerAddrs, ports: c.Ports}
+	s := &Server{journal: c.Journal, stats: c.Stats, log: c.Log, addrs: c.ServerAddrs, ports: c.Ports,
+		after: c.AfterCommit}
+	if s.after != nil {
+		limit := c.ParkLimit
+		if limit <= 0 {
+			limit = DefaultParkLimit
+		}
+		s.parked = make(chan struct{}, limit)
+	}
 	if s.ports == (netio.Ports{}) {
 		s.ports = netio.DefaultPorts
 	}
@@ -158,6 +183,7 @@ func (s *Server) Close() {
 	s.pool.Close()
 	close(s.commits)
 	<-s.committed
+	s.parkedWG.Wait()
 }
 
 // handle answers one query on worker w. A reply that grants or changes a
@@ -240,6 +266,8 @@ func (s *Server) commit() {
 		for i := range batch {
 			if b := batch[i]; b.p == nil {
 				b.done <- err
+			} else if err == nil && s.after != nil {
+				s.park(b.p, b.res)
 			} else {
 				if err == nil {
 					s.send(b.p, &b.res)
@@ -249,6 +277,34 @@ func (s *Server) commit() {
 			batch[i] = pending{}
 		}
 	}
+}
+
+// park holds a durable reply until AfterCommit approves it, on its own
+// goroutine so many partner updates are in flight at once. With every
+// slot taken the reply is dropped, as Kea drops a packet it cannot park.
+func (s *Server) park(p *Packet, res dhcp4.Result) {
+	select {
+	case s.parked <- struct{}{}:
+	default:
+		s.log.Warn("DHCP4_PARKING_LOT_FULL the parked-packet-limit was reached; reply dropped", "limit", cap(s.parked))
+		s.stats.Add("pkt4-receive-drop", 1)
+		s.release(p)
+		return
+	}
+	s.parkedWG.Add(1)
+	go func() {
+		defer s.parkedWG.Done()
+		defer func() { <-s.parked }()
+		if err := s.after(res.Changes); err != nil {
+			if s.log.IsDebug() {
+				s.log.Debug("DHCP4_PACKET_DROP reply held back", "reason", err.Error(), "iface", p.Iface, "src", p.Src)
+			}
+			s.stats.Add("pkt4-receive-drop", 1)
+		} else {
+			s.send(p, &res)
+		}
+		s.release(p)
+	}()
 }
 
 // maxBatch bounds one flush's batch so a burst cannot delay the first

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,12 @@ func (j *fakeJournal) Commit(changes ...lease.Change) error {
 
 func setup(t *testing.T, failJournal bool) (*Server, *fakeConn, *events, *lease.Store) {
 	t.Helper()
+	return setupWith(t, failJournal, nil)
+}
+
+// setupWith is setup with a chance to adjust the server's Config.
+func setupWith(t *testing.T, failJournal bool, adjust func(*Config, *events)) (*Server, *fakeConn, *events, *lease.Store) {
+	t.Helper()
 	store := lease.NewStore()
 	n := &dhcp4.Network{Subnets: []*dhcp4.Subnet{{
 		ID: 1, Prefix: netip.MustParsePrefix("192.0.2.0/24"), Interface: "eth0",
@@ -92,7 +99,11 @@ func setup(t *testing.T, failJournal bool) (*Server, *fakeConn, *events, *lease.
 	}
 	ev := &events{got: make(chan struct{}, 16)}
 	j := &fakeJournal{events: ev, fail: failJournal}
-	s := New(Config{Engine: e, Journal: j, Workers: 2, QueueSize: 8})
+	cfg := Config{Engine: e, Journal: j, Workers: 2, QueueSize: 8}
+	if adjust != nil {
+		adjust(&cfg, ev)
+	}
+	s := New(cfg)
 	c := &fakeConn{in: make(chan []byte, 4), events: ev, closed: make(chan struct{})}
 	s.Serve(c)
 	t.Cleanup(func() { close(c.closed); s.Close() })
@@ -185,5 +196,77 @@ func TestDisabledDropsOnReceipt(t *testing.T) {
 	got := ev.wait(t, 1)
 	if len(got) != 1 || got[0] != "send OFFER 192.0.2.100" {
 		t.Errorf("events %v, want exactly one OFFER", got)
+	}
+}
+
+func request(t *testing.T, mac net.HardwareAddr, ip net.IP) []byte {
+	t.Helper()
+	return query(t, dhcpv4.MessageTypeRequest, dhcpv4.WithHwAddr(mac),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(srvAddr.AsSlice())),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ip)))
+}
+
+func TestAfterCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"acknowledged", nil, []string{"commit 192.0.2.100", "after 192.0.2.100", "send ACK 192.0.2.100"}},
+		{"refused", errors.New("partner unavailable"), []string{"commit 192.0.2.100", "after 192.0.2.100"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c, ev, store := setupWith(t, false, func(cfg *Config, ev *events) {
+				cfg.AfterCommit = func(ch []lease.Change) error {
+					ev.add("after " + ch[len(ch)-1].New.Addr.String())
+					return tc.err
+				}
+			})
+			c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100))
+			got := ev.wait(t, len(tc.want))
+			// A DISCOVER from another client shows what followed (an
+			// OFFER needs no commit, so it skips AfterCommit).
+			c.in <- query(t, dhcpv4.MessageTypeDiscover, dhcpv4.WithHwAddr(net.HardwareAddr{2, 0, 0, 0, 0, 9}))
+			got = ev.wait(t, 1)
+			if want := append(tc.want, "send OFFER 192.0.2.101"); !slices.Equal(got, want) {
+				t.Fatalf("events %v, want %v", got, want)
+			}
+			if _, ok := store.Get(netip.MustParseAddr("192.0.2.100")); !ok {
+				t.Error("the lease is not kept locally")
+			}
+		})
+	}
+}
+
+func TestAfterCommitParkLimit(t *testing.T) {
+	release := make(chan struct{})
+	dropped := make(chan struct{}, 4)
+	_, c, ev, _ := setupWith(t, false, func(cfg *Config, ev *events) {
+		cfg.ParkLimit = 1
+		cfg.Stats = dhcp4.StatsFunc(func(name string, _ int64) {
+			if name == "pkt4-receive-drop" {
+				dropped <- struct{}{}
+			}
+		})
+		cfg.AfterCommit = func(ch []lease.Change) error {
+			ev.add("after " + ch[len(ch)-1].New.Addr.String())
+			<-release
+			return nil
+		}
+	})
+	c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100))
+	ev.wait(t, 2) // committed, parked
+	c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 2}, net.IPv4(192, 0, 2, 101))
+	ev.wait(t, 1) // committed; the only slot is taken
+	select {
+	case <-dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reply past the park limit was not dropped")
+	}
+	close(release)
+	got := ev.wait(t, 1)
+	want := []string{"commit 192.0.2.100", "after 192.0.2.100", "commit 192.0.2.101", "send ACK 192.0.2.100"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
 	}
 }
