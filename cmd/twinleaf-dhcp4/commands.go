@@ -50,6 +50,9 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 			"pid": os.Getpid(), "uptime": int(time.Since(d.start).Seconds()), "reload": int(time.Since(d.start).Seconds()),
 			"multi-threading-enabled": mt.Enable, "sockets": sockets, "dhcp-state": d.netstate.Status(),
 		}
+		if d.ha != nil {
+			st["high-availability"] = []any{d.ha.m.Status()}
+		}
 		if mt.Enable {
 			st["thread-pool-size"] = len(d.srv.Backlog())
 			st["packet-queue-size"] = mt.PacketQueueSize

@@ -22,6 +22,7 @@ import (
 	"github.com/twinleaf/twinleaf/pkg/config"
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/ha"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 	"github.com/twinleaf/twinleaf/pkg/leasecmds"
 	"github.com/twinleaf/twinleaf/pkg/logging"
@@ -77,6 +78,8 @@ type service struct {
 	stats    *stats.Registry
 	netstate *server.NetworkState
 	reclaim  *lease.Reclaimer
+	// ha is libdhcp_ha.so's relationship, nil without one.
+	ha *haService
 	// subnets are the running configuration's subnets as lease commands
 	// see them; swapped on reload.
 	subnets atomic.Pointer[[]leasecmds.SubnetInfo]
@@ -150,6 +153,15 @@ func (d *service) run(ctx context.Context) error {
 		d.log.Warn("DHCPSRV_MEMFILE_READ_ROW_FAIL skipped a lease row", "error", s.Error())
 	}
 
+	if len(c.HA) > 0 {
+		// Built before the engine, which filters queries by its scopes.
+		h, err := d.newHA(c.HA[0])
+		if err != nil {
+			return err
+		}
+		defer h.close()
+		d.ha = h
+	}
 	n, err := dhcp4.NewNetwork(c)
 	if err != nil {
 		return err
@@ -170,9 +182,13 @@ func (d *service) run(ctx context.Context) error {
 	ports := netio.Ports{Server: uint16(d.o.serverPort), Client: uint16(d.o.clientPort)}
 	var watcher *netio.Watcher
 	eng.InitStats(d.leases())
-	d.srv = server.New(server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"), Stats: d.stats,
+	sc := server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"), Stats: d.stats,
 		Workers: workers, QueueSize: int(c.MultiThreading.PacketQueueSize), Ports: ports,
-		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }})
+		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }}
+	if d.ha != nil {
+		sc.AfterCommit = d.ha.afterCommit
+	}
+	d.srv = server.New(sc)
 	defer d.srv.Close()
 
 	var specs []netio.Spec
@@ -197,6 +213,11 @@ func (d *service) run(ctx context.Context) error {
 	d.watcher = watcher
 
 	d.netstate = server.NewNetworkState(d.srv.SetEnabled)
+	if d.ha != nil && !d.ha.m.DHCPEnabled() {
+		// The machine starts waiting, a state that does not serve; it
+		// switches the service only on a change of state.
+		d.netstate.Disable(server.OriginHALocal, 0)
+	}
 	d.reg = ctrl.NewRegistry()
 
 	e := c.ExpiredLeasesProcessing
@@ -226,17 +247,34 @@ func (d *service) run(ctx context.Context) error {
 		}
 	}}
 	rc.Enabled = d.netstate.Enabled
+	if d.ha != nil {
+		m := d.ha.m
+		rc.Skip = func(l *lease.Lease) bool { return !m.ShouldReclaim(l) }
+	}
 	d.reclaim = rc
 	d.registerCommands(eng)
 	closers, err := d.openControlSockets()
-	if err != nil {
-		return err
-	}
 	defer func() {
 		for _, cl := range closers {
 			cl()
 		}
 	}()
+	if err != nil {
+		return err
+	}
+	if d.ha != nil {
+		if err := d.ha.register(d); err != nil {
+			return err
+		}
+		if h := c.HA[0]; dedicatedListener(c, h) {
+			l, err := ha.Listen(h, d.reg)
+			if err != nil {
+				return fmt.Errorf("%s: high-availability dedicated listener: %w", h.Pos, err)
+			}
+			defer l.Close(5 * time.Second)
+		}
+		go d.ha.m.Loop(ctx)
+	}
 	go rc.Run(ctx)
 	go d.stats.Run(ctx, time.Second)
 	if ld.Persist && ld.LFCInterval > 0 {
@@ -323,7 +361,11 @@ func (d *service) current() *config.Config { return d.cfgp.Load() }
 
 // engineDeps are what every engine the daemon builds shares.
 func (d *service) engineDeps() dhcp4.Deps {
-	return dhcp4.Deps{Store: d.store, Stats: d.stats}
+	deps := dhcp4.Deps{Store: d.store, Stats: d.stats}
+	if d.ha != nil {
+		deps.InScope = d.ha.m.InScope
+	}
+	return deps
 }
 
 // leases walks the store, for the engine's start-up statistics.

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
+	"github.com/twinleaf/twinleaf/pkg/ha"
+	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/server"
+)
+
+// haService is libdhcp_ha.so's relationship running in the daemon: the
+// state machine and what it sends to the partner with.
+type haService struct {
+	m         *ha.Machine
+	transport *ha.HTTPTransport
+	sync      *ha.LeaseSync
+	backlog   *ha.LeaseBacklog
+	partner   string
+	version   ha.Version
+}
+
+// newHA builds the relationship of h. Its local DHCP switch goes through
+// the network state under Kea's local-HA origin; synced leases are
+// committed through the server's queue like every other change.
+func (d *service) newHA(h config.HA) (*haService, error) {
+	var partner *config.Peer
+	for i := range h.Peers {
+		if p := &h.Peers[i]; p.Name != h.ThisServerName && p.Role != "backup" {
+			partner = p
+		}
+	}
+	s := &haService{version: ha.Kea3}
+	cfg := ha.Config{HA: h, Version: s.version, ClockSynced: clockSynced, Log: d.log.Named("ha-hooks"),
+		SetDHCP: func(on bool) {
+			if on {
+				d.netstate.Enable(server.OriginHALocal)
+			} else {
+				d.netstate.Disable(server.OriginHALocal, 0)
+			}
+		}}
+	if partner != nil {
+		t, err := ha.NewHTTPTransport(h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: high-availability: %w", h.Pos, err)
+		}
+		s.transport, s.partner = t, partner.Name
+		s.sync = &ha.LeaseSync{Transport: t, Partner: partner.Name, Label: fmt.Sprintf("%s (%s)", partner.Name, partner.URL),
+			Version: s.version, ServerName: h.ThisServerName, PageLimit: h.SyncPageLimit,
+			Timeout: time.Duration(h.SyncTimeout) * time.Millisecond, Store: syncStore{d}, Log: cfg.Log}
+		s.backlog = ha.NewLeaseBacklog(h.DelayedUpdatesLimit, t, partner.Name)
+		cfg.Transport, cfg.Backlog = t, s.backlog
+		if h.SyncLeases {
+			cfg.Syncer = s.sync
+		}
+	}
+	m, err := ha.New(cfg)
+	if err != nil {
+		if s.transport != nil {
+			s.transport.Close()
+		}
+		return nil, fmt.Errorf("%s: high-availability: %w", h.Pos, err)
+	}
+	s.m = m
+	return s, nil
+}
+
+// close drops the kept-alive connections to the partner.
+func (s *haService) close() {
+	if s.transport != nil {
+		s.transport.Close()
+	}
+}
+
+// afterCommit is the server's AfterCommit: a reply whose leases are
+// durable goes out only once the partner has them too (hot-standby,
+// load-balancing, partner-in-maintenance), as Kea parks it. In
+// communication-recovery the updates wait in the backlog instead.
+func (s *haService) afterCommit(changes []lease.Change) error {
+	plan := s.m.Committed()
+	if plan == ha.UpdateSkip {
+		return nil
+	}
+	cmds := ha.UpdateCommands(s.version, changes)
+	if plan == ha.UpdateQueue {
+		for _, c := range cmds {
+			s.backlog.Push(c)
+		}
+		return nil
+	}
+	hw, cid := clientOf(changes)
+	for _, c := range cmds {
+		if err := ha.SendUpdate(context.Background(), s.m, s.transport, s.partner, c, hw, cid); err != nil {
+			return fmt.Errorf("ha: %s to %s: %w", c.Command, s.partner, err)
+		}
+	}
+	return nil
+}
+
+// clientOf names the client of one transaction's changes, for the
+// partner's rejected-client accounting.
+func clientOf(changes []lease.Change) (net.HardwareAddr, []byte) {
+	for i := len(changes) - 1; i >= 0; i-- {
+		l := changes[i].New
+		if l == nil {
+			l = changes[i].Old
+		}
+		if l != nil {
+			return l.HWAddr, l.ClientID
+		}
+	}
+	return nil, nil
+}
+
+// register puts the HA commands on the daemon's registry. A completed
+// sync ends every hold the partner put on our service, as the fact sheet
+// recommends, on top of the machine's answer.
+func (s *haService) register(d *service) error {
+	var syncer ha.Syncer
+	if s.sync != nil {
+		syncer = s.sync
+	}
+	if err := ha.Register(d.reg, s.m, syncer); err != nil {
+		return err
+	}
+	d.reg.Unregister("ha-sync-complete-notify")
+	return d.reg.Register("ha-sync-complete-notify", func(_ context.Context, args json.RawMessage) ctrl.Answer {
+		if err := s.m.CheckServerName(args); err != nil {
+			return ctrl.Error("%v", err)
+		}
+		a := s.m.SyncComplete()
+		if a.Result == ctrl.ResultSuccess {
+			d.enableRemoteOrigins()
+		}
+		return a
+	})
+}
+
+// enableRemoteOrigins drops every hold the HA partner has on the service.
+func (d *service) enableRemoteOrigins() {
+	ids, _ := d.netstate.Status()["disabled-by-remote-command"].([]int)
+	for _, id := range ids {
+		d.netstate.Enable(server.Origin(id))
+	}
+}
+
+// dedicatedListener reports whether HA's own listener is in effect: Kea
+// opens it only with multi-threading on both globally and in the
+// relationship.
+func dedicatedListener(c *config.Dhcp4, h config.HA) bool {
+	return c.MultiThreading.Enable && h.MultiThreading.Enable && h.MultiThreading.DedicatedListener
+}
+
+// clockSynced reports whether the kernel considers the clock synchronised
+// (adjtimex without STA_UNSYNC). A board without an RTC boots unsynced;
+// the HA machine then holds back clock-skew termination.
+func clockSynced() bool {
+	var tx unix.Timex
+	state, err := unix.Adjtimex(&tx)
+	if err != nil {
+		return true // cannot tell: behave as Kea does
+	}
+	return state != unix.TIME_ERROR && tx.Status&unix.STA_UNSYNC == 0
+}
+
+// syncStore is the lease store as the HA sync writes to it: each synced
+// lease is made durable through the server's queue, then swapped in.
+type syncStore struct{ d *service }
+
+func (s syncStore) Get(a netip.Addr) (*lease.Lease, bool) { return s.d.store.Get(a) }
+
+// Commit writes old → nl, then stores it. If the store changed meanwhile,
+// the store's lease is written again so the file ends with what it holds.
+func (s syncStore) Commit(_ context.Context, old, nl *lease.Lease) error {
+	c := lease.Change{Old: old, New: nl}
+	if err := s.d.srv.Commit(c); err != nil {
+		return fmt.Errorf("ha: writing synced lease %s: %w", nl.Addr, err)
+	}
+	if !s.d.store.CompareAndPut(old, nl) {
+		cur, _ := s.d.store.Get(nl.Addr)
+		if err := s.d.srv.Commit(lease.Change{Old: nl, New: cur}); err != nil {
+			return fmt.Errorf("ha: rewriting %s after a concurrent change: %w", nl.Addr, err)
+		}
+		return nil
+	}
+	s.d.srv.Engine().Observe(c)
+	return nil
+}
