@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,34 +20,43 @@ const (
 	haStandby = "192.0.2.3"
 )
 
-// haConfig is configs/<name> (a board of the home pair) moved onto the lab:
-// the lab's addresses and interface, the lease file in dir, logs on
-// stdout, and short HA timers with max-unacked-clients 0 so a dead
-// partner is noticed within seconds.
-func haConfig(t *testing.T, l *Lab, name, dir string) string {
+// haTimers shortens the pair's timers, with max-unacked-clients 0, so a
+// dead partner is noticed within seconds.
+var haTimers = [][2]string{
+	{`"heartbeat-delay": 10000`, `"heartbeat-delay": 1000`},
+	{`"max-response-delay": 60000`, `"max-response-delay": 3000`},
+	{`"max-ack-delay": 5000`, `"max-ack-delay": 1000`},
+	{`"max-unacked-clients": 5`, `"max-unacked-clients": 0`},
+	{`"sync-timeout": 60000`, `"sync-timeout": 10000`},
+}
+
+// haConfig is the configuration at src moved onto the lab: the lease file
+// in dir, logs on stdout, short HA timers and the given replacements.
+func haConfig(t *testing.T, l *Lab, src, name, dir string, replace ...[2]string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", name))
+	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for _, r := range [][2]string{
-		{"enp0s8", "eth0"},
-		{"192.168.1.", "192.0.2."},
+	rs := append([][2]string{
 		{`"type": "memfile"`, `"type": "memfile", "name": "` + filepath.Join(dir, "leases4.csv") + `", "lfc-interval": 0`},
 		{"/var/log/kea/kea-dhcp4.log", "stdout"},
-		{`"heartbeat-delay": 10000`, `"heartbeat-delay": 1000`},
-		{`"max-response-delay": 60000`, `"max-response-delay": 3000`},
-		{`"max-ack-delay": 5000`, `"max-ack-delay": 1000`},
-		{`"max-unacked-clients": 5`, `"max-unacked-clients": 0`},
-		{`"sync-timeout": 60000`, `"sync-timeout": 10000`},
-	} {
+	}, haTimers...)
+	for _, r := range append(rs, replace...) {
 		if !strings.Contains(s, r[0]) {
-			t.Fatalf("configs/%s has no %q to replace", name, r[0])
+			t.Fatalf("%s has no %q to replace", src, r[0])
 		}
 		s = strings.ReplaceAll(s, r[0], r[1])
 	}
 	return l.File(name, s)
+}
+
+// haNode is one server of the pair as the operator reaches it: its
+// namespace, address and control socket URL, and curl's TLS arguments.
+type haNode struct {
+	ns, addr, url string
+	tls           []string
 }
 
 // haAnswer is one control-API answer.
@@ -56,29 +66,30 @@ type haAnswer struct {
 	Arguments json.RawMessage `json:"arguments"`
 }
 
-// haCommand sends a command to the HTTP control socket of the server at
-// addr from inside namespace ns, with curl as an operator would.
-func haCommand(l *Lab, ns, addr, command string, args any) (haAnswer, error) {
+// command sends a command to the node's control socket from inside its
+// namespace, with curl as an operator would.
+func (n haNode) command(l *Lab, command string, args any) (haAnswer, error) {
 	req := map[string]any{"command": command, "service": []string{"dhcp4"}}
 	if args != nil {
 		req["arguments"] = args
 	}
 	body, _ := json.Marshal(req)
-	out, err := l.Cmd(ns, "curl", "-s", "-m", "10", "-X", "POST", "-H", "Content-Type: application/json",
-		"-d", string(body), "http://"+addr+":8000/").Output()
+	argv := append([]string{"curl", "-s", "-m", "10", "-X", "POST", "-H", "Content-Type: application/json",
+		"-d", string(body)}, n.tls...)
+	out, err := l.Cmd(n.ns, append(argv, n.url)...).Output()
 	if err != nil {
-		return haAnswer{}, fmt.Errorf("%s to %s: curl: %v", command, addr, err)
+		return haAnswer{}, fmt.Errorf("%s to %s: curl: %v", command, n.url, err)
 	}
 	var as []haAnswer
 	if err := json.Unmarshal(out, &as); err != nil || len(as) != 1 {
-		return haAnswer{}, fmt.Errorf("%s to %s: not a one-answer list: %v: %s", command, addr, err, out)
+		return haAnswer{}, fmt.Errorf("%s to %s: not a one-answer list: %v: %s", command, n.url, err, out)
 	}
 	return as[0], nil
 }
 
-// haState is the server's own HA state from status-get.
-func haState(l *Lab, ns, addr string) (string, error) {
-	a, err := haCommand(l, ns, addr, "status-get", nil)
+// state is the node's own HA state from status-get.
+func (n haNode) state(l *Lab) (string, error) {
+	a, err := n.command(l, "status-get", nil)
 	if err != nil {
 		return "", err
 	}
@@ -92,34 +103,34 @@ func haState(l *Lab, ns, addr string) (string, error) {
 		} `json:"high-availability"`
 	}
 	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
-		return "", fmt.Errorf("status-get of %s has no high-availability entry: %v: %s", addr, err, a.Arguments)
+		return "", fmt.Errorf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
 	}
 	return st.HA[0].Servers.Local.State, nil
 }
 
-// waitHAState waits until the server at addr reports state. The deadline
-// only guards against a hang.
-func waitHAState(t *testing.T, l *Lab, ns, addr, state string) {
+// waitState waits until the node reports state. The deadline only guards
+// against a hang.
+func (n haNode) waitState(t *testing.T, l *Lab, state string) {
 	t.Helper()
 	var got string
 	var err error
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if got, err = haState(l, ns, addr); err == nil && got == state {
+		if got, err = n.state(l); err == nil && got == state {
 			return
 		}
 	}
-	t.Fatalf("%s never reached %s: last state %q, error %v", addr, state, got, err)
+	t.Fatalf("%s never reached %s: last state %q, error %v", n.addr, state, got, err)
 }
 
-// haLeases is the server's lease set, address → hardware address.
-func haLeases(t *testing.T, l *Lab, ns, addr string) map[string]string {
+// leases is the node's lease set, address → hardware address.
+func (n haNode) leases(t *testing.T, l *Lab) map[string]string {
 	t.Helper()
-	a, err := haCommand(l, ns, addr, "lease4-get-all", nil)
+	a, err := n.command(l, "lease4-get-all", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Result != 0 && a.Result != 3 {
-		t.Fatalf("lease4-get-all on %s: %d %s", addr, a.Result, a.Text)
+		t.Fatalf("lease4-get-all on %s: %d %s", n.addr, a.Result, a.Text)
 	}
 	var ls struct {
 		Leases []struct {
@@ -129,7 +140,7 @@ func haLeases(t *testing.T, l *Lab, ns, addr string) map[string]string {
 	}
 	if a.Result == 0 {
 		if err := json.Unmarshal(a.Arguments, &ls); err != nil {
-			t.Fatalf("lease4-get-all on %s: %v", addr, err)
+			t.Fatalf("lease4-get-all on %s: %v", n.addr, err)
 		}
 	}
 	out := map[string]string{}
@@ -139,10 +150,10 @@ func haLeases(t *testing.T, l *Lab, ns, addr string) map[string]string {
 	return out
 }
 
-// holds checks that the server at addr has ip leased to mac.
-func holds(t *testing.T, l *Lab, ns, addr, ip, mac string) {
+// holds checks that the node has ip leased to mac.
+func (n haNode) holds(t *testing.T, l *Lab, ip, mac string) {
 	t.Helper()
-	a, err := haCommand(l, ns, addr, "lease4-get", map[string]any{"ip-address": ip})
+	a, err := n.command(l, "lease4-get", map[string]any{"ip-address": ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,34 +162,87 @@ func holds(t *testing.T, l *Lab, ns, addr, ip, mac string) {
 	}
 	json.Unmarshal(a.Arguments, &got)
 	if a.Result != 0 || !strings.EqualFold(got.HWAddr, mac) {
-		t.Fatalf("lease4-get %s on %s: result %d %q, hw-address %q; want %s's lease", ip, addr, a.Result, a.Text, got.HWAddr, mac)
+		t.Fatalf("lease4-get %s on %s: result %d %q, hw-address %q; want %s's lease", ip, n.addr, a.Result, a.Text, got.HWAddr, mac)
 	}
 }
 
-// TestHAHotStandby runs the home pair (configs/home-server1.conf and
-// home-server2.conf) with real clients: the pair reaches hot-standby, the
-// standby holds every lease the primary grants, takes over when the
-// primary is killed, keeps a renewing client's address, and the restarted
-// primary syncs back to the same lease set.
-func TestHAHotStandby(t *testing.T) {
+// haLab is the pair's two server namespaces with a directory each.
+func haLab(t *testing.T) (l *Lab, ns, dirs [2]string) {
+	t.Helper()
 	if isKea() {
 		t.Skip("Kea 2.2's HA needs kea-ctrl-agent in front of each server; pkg/ha's kea-tagged test covers interop")
 	}
-	l := NewLab(t)
-	ns1 := l.Host("srv1", "eth0", haPrimary+"/24")
-	ns2 := l.Host("srv2", "eth0", haStandby+"/24")
-	dir1, dir2 := filepath.Join(l.Dir, "srv1"), filepath.Join(l.Dir, "srv2")
-	for _, d := range []string{dir1, dir2} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	l = NewLab(t)
+	ns = [2]string{l.Host("srv1", "eth0", haPrimary+"/24"), l.Host("srv2", "eth0", haStandby+"/24")}
+	for i := range dirs {
+		dirs[i] = filepath.Join(l.Dir, fmt.Sprintf("srv%d", i+1))
+		if err := os.MkdirAll(dirs[i], 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	conf1 := haConfig(t, l, "home-server1.conf", dir1)
-	conf2 := haConfig(t, l, "home-server2.conf", dir2)
-	s1 := StartServer(t, l, ns1, dir1, conf1)
-	StartServer(t, l, ns2, dir2, conf2)
-	waitHAState(t, l, ns1, haPrimary, "hot-standby")
-	waitHAState(t, l, ns2, haStandby, "hot-standby")
+	return l, ns, dirs
+}
+
+// TestHAHotStandby runs the home pair (configs/home-server1.conf and
+// home-server2.conf) with real clients.
+func TestHAHotStandby(t *testing.T) {
+	l, ns, dirs := haLab(t)
+	var confs [2]string
+	var nodes [2]haNode
+	for i, addr := range []string{haPrimary, haStandby} {
+		name := fmt.Sprintf("home-server%d.conf", i+1)
+		confs[i] = haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), name, dirs[i],
+			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
+	}
+	haFailover(t, l, nodes, dirs, confs)
+}
+
+// TestHAHotStandbySecure is the same with the secure template as
+// `twinleafctl pair init` writes it: HTTPS control sockets requiring
+// client certificates, and the peers talking mutual TLS to each other's
+// dedicated HA listener, with multi-threading on.
+func TestHAHotStandbySecure(t *testing.T) {
+	l, ns, dirs := haLab(t)
+	out := filepath.Join(l.Dir, "pair")
+	ctlOut, err := exec.Command(filepath.Join(repoRoot(t), "bin", "twinleafctl"), "pair", "init", "--out", out,
+		"--boards", haPrimary+","+haStandby, "--subnet", "192.0.2.0/24", "--pool", poolFirst+"-"+poolLast,
+		"--router", "192.0.2.1", "--tls-dir", "/TLSDIR").CombinedOutput()
+	if err != nil {
+		t.Fatalf("twinleafctl pair init: %v\n%s", err, ctlOut)
+	}
+	op := filepath.Join(out, "operator")
+	var confs [2]string
+	var nodes [2]haNode
+	for i, addr := range []string{haPrimary, haStandby} {
+		board := filepath.Join(out, fmt.Sprintf("server%d", i+1))
+		confs[i] = haConfig(t, l, filepath.Join(board, "kea-dhcp4.conf"), fmt.Sprintf("secure%d.conf", i+1), dirs[i],
+			[2]string{"/TLSDIR", filepath.Join(board, "tls")})
+		nodes[i] = haNode{ns: ns[i], addr: addr, url: "https://" + addr + ":8001/", tls: []string{
+			"--cacert", filepath.Join(op, "CA.pem"), "--cert", filepath.Join(op, "client_cert.pem"),
+			"--key", filepath.Join(op, "client_key.pem")}}
+	}
+	haFailover(t, l, nodes, dirs, confs)
+	// Without a client certificate the control socket refuses the operator.
+	bare := nodes[0]
+	bare.tls = []string{"--cacert", filepath.Join(op, "CA.pem")}
+	if a, err := bare.command(l, "status-get", nil); err == nil {
+		t.Errorf("the HTTPS control socket answered without a client certificate: %+v", a)
+	}
+}
+
+// haFailover is the pair's life with real clients: both reach
+// hot-standby, the standby holds every lease the primary grants (the ACK
+// waits for its update), takes over when the primary is killed, keeps a
+// renewing client's address, and the restarted primary syncs back to the
+// same lease set.
+func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string) {
+	t.Helper()
+	primary, standby := nodes[0], nodes[1]
+	s1 := StartServer(t, l, primary.ns, dirs[0], confs[0])
+	StartServer(t, l, standby.ns, dirs[1], confs[1])
+	primary.waitState(t, l, "hot-standby")
+	standby.waitState(t, l, "hot-standby")
 
 	c1 := NewClient(t, l, "udhcpc", "h1", "02:00:00:00:7a:01")
 	c1.Start()
@@ -187,11 +251,11 @@ func TestHAHotStandby(t *testing.T) {
 		t.Fatalf("client got %q, want a pool address", ip1)
 	}
 	// The ACK left only after the standby acknowledged the update.
-	holds(t, l, ns2, haStandby, ip1, c1.MAC)
+	standby.holds(t, l, ip1, c1.MAC)
 
 	s1.cmd.Process.Kill() // SIGKILL: `ip netns exec` execs the server
 	<-s1.exited
-	waitHAState(t, l, ns2, haStandby, "partner-down")
+	standby.waitState(t, l, "partner-down")
 
 	c2 := NewClient(t, l, "udhcpc", "h2", "02:00:00:00:7a:02")
 	c2.Start()
@@ -199,7 +263,7 @@ func TestHAHotStandby(t *testing.T) {
 	if ip2 == ip1 || !inPool(t, ip2, poolFirst, poolLast) {
 		t.Fatalf("the standby gave the second client %q (the first has %s)", ip2, ip1)
 	}
-	holds(t, l, ns2, haStandby, ip2, c2.MAC)
+	standby.holds(t, l, ip2, c2.MAC)
 
 	n := len(c1.Events())
 	c1.Renew()
@@ -208,14 +272,14 @@ func TestHAHotStandby(t *testing.T) {
 		t.Fatalf("after the failover the renewing client moved from %s to %s", ip1, ev.IP)
 	}
 
-	StartServer(t, l, ns1, dir1, conf1)
-	waitHAState(t, l, ns1, haPrimary, "hot-standby")
-	waitHAState(t, l, ns2, haStandby, "hot-standby")
-	got1, got2 := haLeases(t, l, ns1, haPrimary), haLeases(t, l, ns2, haStandby)
+	StartServer(t, l, primary.ns, dirs[0], confs[0])
+	primary.waitState(t, l, "hot-standby")
+	standby.waitState(t, l, "hot-standby")
+	got1, got2 := primary.leases(t, l), standby.leases(t, l)
 	if len(got1) != 2 || !mapsEqual(got1, got2) {
 		t.Fatalf("after the resync the primary holds %v and the standby %v; want the same two leases", got1, got2)
 	}
-	holds(t, l, ns1, haPrimary, ip2, c2.MAC)
+	primary.holds(t, l, ip2, c2.MAC)
 }
 
 func mapsEqual(a, b map[string]string) bool {
