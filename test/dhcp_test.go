@@ -65,7 +65,7 @@ func TestClientsGetAddress(t *testing.T) {
 // TestReservations: a MAC reservation and a client-id reservation get
 // their fixed addresses.
 func TestReservations(t *testing.T) {
-	l, _, _ := labServer(t)
+	l, _, s := labServer(t)
 	byMAC := NewClient(t, l, "dhclient", "r1", "02:00:00:00:0a:0a")
 	byCID := NewClient(t, l, "udhcpc", "r2", "02:00:00:00:0b:0b") // udhcpc sends client-id 01:<mac>
 	byMAC.Start()
@@ -75,6 +75,11 @@ func TestReservations(t *testing.T) {
 	}
 	if ev := byCID.Bound(); ev.IP != "192.0.2.11" {
 		t.Errorf("client-id reservation: got %s, want 192.0.2.11", ev.IP)
+	}
+	// Kea's lease log line, which people grep for, in Kea's words.
+	s.waitLog(t, "DHCP4_LEASE_ALLOC [hwtype=1 02:00:00:00:0a:0a], cid=[no info], tid=0x", 1)
+	if !strings.Contains(s.Output(), ": lease 192.0.2.10 has been allocated for 120 seconds") {
+		t.Errorf("no DHCP4_LEASE_ALLOC line for 192.0.2.10 in Kea's form:\n%s", s.Output())
 	}
 }
 

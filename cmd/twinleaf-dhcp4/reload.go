@@ -44,6 +44,9 @@ func (d *service) apply(cfg *config.Config) error {
 	// Kea recounts the lease statistics on reconfiguration.
 	d.stats.RemovePrefix("subnet[")
 	eng.InitStats(d.leases())
+	if err := d.logs.Configure(loggingConfig(cfg, d.o.debug)); err != nil {
+		d.log.Warn("DHCP4_CONFIG_LOGGERS_FAIL the new loggers were refused; logging stays as it was", "error", err)
+	}
 	d.srv.SetEngine(eng)
 	d.subnets.Store(&sn)
 	d.cfgp.Store(cfg)

@@ -70,6 +70,7 @@ type service struct {
 	cfgp     atomic.Pointer[config.Config]
 	running  running
 	log      hclog.Logger
+	logs     *logging.Manager
 	store    *lease.Store
 	journal  *memfile.Journal
 	srv      *server.Server
@@ -119,7 +120,7 @@ func serve(o options, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := &service{o: o, log: log, store: lease.NewStore(), start: time.Now(), stop: cancel, stats: stats.New(time.Now)}
+	d := &service{o: o, log: log, logs: logs, store: lease.NewStore(), start: time.Now(), stop: cancel, stats: stats.New(time.Now)}
 	d.stats.Start()
 	d.cfgp.Store(cfg)
 	d.configureStats(cfg)
@@ -183,6 +184,7 @@ func (d *service) run(ctx context.Context) error {
 	var watcher *netio.Watcher
 	eng.InitStats(d.leases())
 	sc := server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"), Stats: d.stats,
+		Leases:  d.logs.Logger(logging.RootName + ".leases"),
 		Workers: workers, QueueSize: int(c.MultiThreading.PacketQueueSize), Ports: ports,
 		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }}
 	if d.ha != nil {

@@ -336,6 +336,10 @@ func (l *Logger) Debug(level int, id string, args ...any) {
 	}
 }
 
+// InfoEnabled reports whether INFO messages would be written, for call
+// sites that must compute arguments first.
+func (l *Logger) InfoEnabled() bool { return l.st.Load().sev <= SevInfo }
+
 // Info logs message id at INFO.
 func (l *Logger) Info(id string, args ...any) {
 	if st := l.st.Load(); st.sev <= SevInfo {

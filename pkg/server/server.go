@@ -9,6 +9,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -16,9 +17,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/dispatch"
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/logging"
 	"github.com/twinleaf/twinleaf/pkg/netio"
 )
 
@@ -62,6 +65,10 @@ type Config struct {
 	// ParkLimit bounds the replies waiting on AfterCommit (Kea's
 	// parked-packet-limit); past it replies are dropped. Zero means 256.
 	ParkLimit int
+	// Leases, if set, gets Kea's lease log lines (DHCP4_LEASE_OFFER,
+	// DHCP4_LEASE_ALLOC) for every reply sent, so log greps written for
+	// kea-dhcp4 keep working; it is Kea's kea-dhcp4.leases logger.
+	Leases *logging.Logger
 }
 
 // DefaultParkLimit is Kea's parked-packet-limit default.
@@ -82,6 +89,7 @@ type Server struct {
 	// closed when it has finished.
 	commits   chan pending
 	committed chan struct{}
+	leases    *logging.Logger
 	readers   sync.WaitGroup
 	// progress counts handled packets per worker, for Healthy.
 	progress []atomic.Uint64
@@ -95,7 +103,7 @@ type Server struct {
 // New starts the workers; add sockets with Serve.
 func New(c Config) *Server {
 	s := &Server{journal: c.Journal, stats: c.Stats, log: c.Log, addrs: c.ServerAddrs, ports: c.Ports,
-		after: c.AfterCommit}
+		after: c.AfterCommit, leases: c.Leases}
 	if s.after != nil {
 		limit := c.ParkLimit
 		if limit <= 0 {
@@ -320,6 +328,29 @@ func (s *Server) send(p *Packet, res *dhcp4.Result) {
 	}
 	if err := p.conn.Send(s.reply(p, res)); err != nil {
 		s.log.Warn("DHCP4_PACKET_SEND_FAIL failed to send DHCPv4 packet", "error", err, "dst", res.Dst)
+		return
+	}
+	s.logLease(res.Reply)
+}
+
+// logLease writes Kea's lease line for an OFFER or an ACK that grants an
+// address: "[hwtype=1 aa:bb:cc:dd:ee:ff], cid=[01:aa:...], tid=0x1234:
+// lease 192.0.2.100 has been allocated for 3600 seconds".
+func (s *Server) logLease(m *dhcpv4.DHCPv4) {
+	if s.leases == nil || !s.leases.InfoEnabled() || m.YourIPAddr == nil || m.YourIPAddr.IsUnspecified() {
+		return
+	}
+	cid := "no info"
+	if b := m.Options.Get(dhcpv4.OptionClientIdentifier); len(b) > 0 {
+		cid = net.HardwareAddr(b).String()
+	}
+	client := fmt.Sprintf("[hwtype=%d %s], cid=[%s], tid=0x%x", m.HWType, m.ClientHWAddr, cid, m.TransactionID[:])
+	yi, _ := netip.AddrFromSlice(m.YourIPAddr.To4())
+	switch m.MessageType() {
+	case dhcpv4.MessageTypeOffer:
+		s.leases.Info("DHCP4_LEASE_OFFER", client, yi)
+	case dhcpv4.MessageTypeAck:
+		s.leases.Info("DHCP4_LEASE_ALLOC", client, yi, int64(m.IPAddressLeaseTime(0).Seconds()))
 	}
 }
 
