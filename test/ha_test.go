@@ -195,7 +195,25 @@ func TestHAHotStandby(t *testing.T) {
 			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
 		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
 	}
-	haFailover(t, l, nodes, dirs, confs)
+	haFailover(t, l, nodes, dirs, confs, "hot-standby")
+}
+
+// TestHALoadBalancing runs the home pair switched to load-balancing: each
+// server answers its half of the clients and holds the other half's leases
+// too, and the survivor of a kill serves everyone.
+func TestHALoadBalancing(t *testing.T) {
+	l, ns, dirs := haLab(t)
+	var confs [2]string
+	var nodes [2]haNode
+	for i, addr := range []string{haPrimary, haStandby} {
+		name := fmt.Sprintf("home-server%d.conf", i+1)
+		confs[i] = haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), "lb-"+name, dirs[i],
+			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."},
+			[2]string{`"mode": "hot-standby"`, `"mode": "load-balancing"`},
+			[2]string{`"role": "standby"`, `"role": "secondary"`})
+		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
+	}
+	haFailover(t, l, nodes, dirs, confs, "load-balancing")
 }
 
 // TestHAHotStandbySecure is the same with the secure template as
@@ -222,7 +240,7 @@ func TestHAHotStandbySecure(t *testing.T) {
 			"--cacert", filepath.Join(op, "CA.pem"), "--cert", filepath.Join(op, "client_cert.pem"),
 			"--key", filepath.Join(op, "client_key.pem")}}
 	}
-	haFailover(t, l, nodes, dirs, confs)
+	haFailover(t, l, nodes, dirs, confs, "hot-standby")
 	// Without a client certificate the control socket refuses the operator.
 	bare := nodes[0]
 	bare.tls = []string{"--cacert", filepath.Join(op, "CA.pem")}
@@ -231,18 +249,19 @@ func TestHAHotStandbySecure(t *testing.T) {
 	}
 }
 
-// haFailover is the pair's life with real clients: both reach
-// hot-standby, the standby holds every lease the primary grants (the ACK
-// waits for its update), takes over when the primary is killed, keeps a
-// renewing client's address, and the restarted primary syncs back to the
+// haFailover is the pair's life with real clients: both reach the
+// normal state (hot-standby or load-balancing), both hold every lease
+// either grants (the ACK waits for the partner's update), the second
+// server takes over when the first is killed and keeps a renewing
+// client's address, and the restarted first server syncs back to the
 // same lease set.
-func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string) {
+func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string, normal string) {
 	t.Helper()
 	primary, standby := nodes[0], nodes[1]
 	s1 := StartServer(t, l, primary.ns, dirs[0], confs[0])
 	StartServer(t, l, standby.ns, dirs[1], confs[1])
-	primary.waitState(t, l, "hot-standby")
-	standby.waitState(t, l, "hot-standby")
+	primary.waitState(t, l, normal)
+	standby.waitState(t, l, normal)
 
 	c1 := NewClient(t, l, "udhcpc", "h1", "02:00:00:00:7a:01")
 	c1.Start()
@@ -250,7 +269,8 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string) {
 	if !inPool(t, ip1, poolFirst, poolLast) {
 		t.Fatalf("client got %q, want a pool address", ip1)
 	}
-	// The ACK left only after the standby acknowledged the update.
+	// The ACK left only after the partner acknowledged the update.
+	primary.holds(t, l, ip1, c1.MAC)
 	standby.holds(t, l, ip1, c1.MAC)
 
 	s1.cmd.Process.Kill() // SIGKILL: `ip netns exec` execs the server
@@ -273,8 +293,8 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string) {
 	}
 
 	StartServer(t, l, primary.ns, dirs[0], confs[0])
-	primary.waitState(t, l, "hot-standby")
-	standby.waitState(t, l, "hot-standby")
+	primary.waitState(t, l, normal)
+	standby.waitState(t, l, normal)
 	got1, got2 := primary.leases(t, l), standby.leases(t, l)
 	if len(got1) != 2 || !mapsEqual(got1, got2) {
 		t.Fatalf("after the resync the primary holds %v and the standby %v; want the same two leases", got1, got2)
