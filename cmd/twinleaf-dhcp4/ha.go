@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
 	"github.com/twinleaf/twinleaf/pkg/config"
@@ -26,20 +27,41 @@ type haService struct {
 	backlog   *ha.LeaseBacklog
 	partner   string
 	version   ha.Version
+	// backups are the backup peers' names; their updates are waited for
+	// only with wait-backup-ack, else sent in the background, at most
+	// backupLimit transactions at a time.
+	backups       []string
+	waitBackupAck bool
+	backupSlots   chan struct{}
+	log           hclog.Logger
 }
+
+// backupLimit bounds the background updates to backups, so a dead backup
+// cannot pile up goroutines; past it a transaction's backup updates are
+// dropped (and logged), as a failed update to a backup would be.
+const backupLimit = 256
 
 // newHA builds the relationship of h. Its local DHCP switch goes through
 // the network state under Kea's local-HA origin; synced leases are
 // committed through the server's queue like every other change.
 func (d *service) newHA(h config.HA) (*haService, error) {
 	var partner *config.Peer
+	s := &haService{version: ha.Kea3, waitBackupAck: h.WaitBackupAck, backupSlots: make(chan struct{}, backupLimit),
+		log: d.log.Named("ha-hooks")}
 	for i := range h.Peers {
-		if p := &h.Peers[i]; p.Name != h.ThisServerName && p.Role != "backup" {
+		p := &h.Peers[i]
+		switch {
+		case p.Name == h.ThisServerName || isBackup(h):
+			// A backup sends nothing and has no partner.
+		case p.Role == "backup":
+			if h.SendLeaseUpdates {
+				s.backups = append(s.backups, p.Name)
+			}
+		default:
 			partner = p
 		}
 	}
-	s := &haService{version: ha.Kea3}
-	cfg := ha.Config{HA: h, Version: s.version, ClockSynced: clockSynced, Log: d.log.Named("ha-hooks"),
+	cfg := ha.Config{HA: h, Version: s.version, ClockSynced: clockSynced, Log: s.log,
 		SetDHCP: func(on bool) {
 			if on {
 				d.netstate.Enable(server.OriginHALocal)
@@ -47,17 +69,22 @@ func (d *service) newHA(h config.HA) (*haService, error) {
 				d.netstate.Disable(server.OriginHALocal, 0)
 			}
 		}}
-	if partner != nil {
+	if len(s.backups) > 0 || partner != nil {
 		t, err := ha.NewHTTPTransport(h)
 		if err != nil {
 			return nil, fmt.Errorf("%s: high-availability: %w", h.Pos, err)
 		}
-		s.transport, s.partner = t, partner.Name
+		s.transport = t
+		cfg.Transport = t
+	}
+	if partner != nil {
+		t := s.transport
+		s.partner = partner.Name
 		s.sync = &ha.LeaseSync{Transport: t, Partner: partner.Name, Label: fmt.Sprintf("%s (%s)", partner.Name, partner.URL),
 			Version: s.version, ServerName: h.ThisServerName, PageLimit: h.SyncPageLimit,
 			Timeout: time.Duration(h.SyncTimeout) * time.Millisecond, Store: syncStore{d}, Log: cfg.Log}
 		s.backlog = ha.NewLeaseBacklog(h.DelayedUpdatesLimit, t, partner.Name)
-		cfg.Transport, cfg.Backlog = t, s.backlog
+		cfg.Backlog = s.backlog
 		if h.SyncLeases {
 			cfg.Syncer = s.sync
 		}
@@ -80,17 +107,35 @@ func (s *haService) close() {
 	}
 }
 
+// isBackup reports whether this server is a backup, which never sends.
+func isBackup(h config.HA) bool {
+	for _, p := range h.Peers {
+		if p.Name == h.ThisServerName {
+			return p.Role == "backup"
+		}
+	}
+	return false
+}
+
 // afterCommit is the server's AfterCommit: a reply whose leases are
 // durable goes out only once the partner has them too (hot-standby,
 // load-balancing, partner-in-maintenance), as Kea parks it. In
 // communication-recovery the updates wait in the backlog instead.
+// Backups get every transaction's updates; the reply waits for them only
+// with wait-backup-ack.
 func (s *haService) afterCommit(changes []lease.Change) error {
 	plan := s.m.Committed()
-	if plan == ha.UpdateSkip {
+	if plan == ha.UpdateSkip && len(s.backups) == 0 {
 		return nil
 	}
 	cmds := ha.UpdateCommands(s.version, changes)
-	if plan == ha.UpdateQueue {
+	if err := s.toBackups(cmds); err != nil {
+		return err
+	}
+	switch plan {
+	case ha.UpdateSkip:
+		return nil
+	case ha.UpdateQueue:
 		for _, c := range cmds {
 			s.backlog.Push(c)
 		}
@@ -100,6 +145,56 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 	for _, c := range cmds {
 		if err := ha.SendUpdate(context.Background(), s.m, s.transport, s.partner, c, hw, cid); err != nil {
 			return fmt.Errorf("ha: %s to %s: %w", c.Command, s.partner, err)
+		}
+	}
+	return nil
+}
+
+// toBackups sends cmds to every backup: in the background, or with
+// wait-backup-ack before the reply may go out. A backup's failure never
+// touches the partner's state.
+func (s *haService) toBackups(cmds []ha.Command) error {
+	if len(s.backups) == 0 {
+		return nil
+	}
+	if s.waitBackupAck {
+		return s.sendBackups(cmds)
+	}
+	select {
+	case s.backupSlots <- struct{}{}:
+	default:
+		s.log.Warn("HA_LEASE_UPDATES_BACKUP_DROPPED too many lease updates to backups in flight; this transaction's are not sent",
+			"limit", backupLimit)
+		return nil
+	}
+	go func() {
+		defer func() { <-s.backupSlots }()
+		if err := s.sendBackups(cmds); err != nil {
+			s.log.Warn("HA_LEASE_UPDATE_FAILED " + err.Error())
+		}
+	}()
+	return nil
+}
+
+// sendBackups sends cmds to each backup in turn; rc 0 and 3 count as done.
+func (s *haService) sendBackups(cmds []ha.Command) error {
+	for _, b := range s.backups {
+		for _, c := range cmds {
+			body, err := json.Marshal(c)
+			if err != nil {
+				return fmt.Errorf("ha: encoding %s: %w", c.Command, err)
+			}
+			raw, err := s.transport.Call(context.Background(), b, body)
+			if err != nil {
+				return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b, err)
+			}
+			a, err := ha.ParseAnswer(raw)
+			if err != nil {
+				return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b, err)
+			}
+			if a.Result != ctrl.ResultSuccess && a.Result != ctrl.ResultEmpty {
+				return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b, a.Err())
+			}
 		}
 	}
 	return nil
