@@ -216,6 +216,43 @@ func TestHALoadBalancing(t *testing.T) {
 	haFailover(t, l, nodes, dirs, confs, "load-balancing")
 }
 
+// TestHAPassiveBackup runs the home pair as a passive-backup primary and
+// its backup: the primary serves alone and the backup gets every lease,
+// in the background or, with wait-backup-ack, before the ACK goes out.
+func TestHAPassiveBackup(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wait-backup-ack=%v", wait), func(t *testing.T) {
+			l, ns, dirs := haLab(t)
+			var nodes [2]haNode
+			for i, addr := range []string{haPrimary, haStandby} {
+				name := fmt.Sprintf("home-server%d.conf", i+1)
+				conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), "pb-"+name, dirs[i],
+					[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."},
+					[2]string{`"mode": "hot-standby"`, fmt.Sprintf(`"mode": "passive-backup", "wait-backup-ack": %v`, wait)},
+					[2]string{`"role": "standby"`, `"role": "backup"`})
+				nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
+				StartServer(t, l, ns[i], dirs[i], conf)
+			}
+			nodes[0].waitState(t, l, "passive-backup")
+			nodes[1].waitState(t, l, "backup")
+			c := NewClient(t, l, "udhcpc", "b1", "02:00:00:00:7b:01")
+			c.Start()
+			ip := c.Bound().IP
+			nodes[0].holds(t, l, ip, c.MAC)
+			if !wait {
+				// Sent in the background: wait for it (the deadline
+				// only guards against a hang).
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+					if _, ok := nodes[1].leases(t, l)[ip]; ok {
+						break
+					}
+				}
+			}
+			nodes[1].holds(t, l, ip, c.MAC)
+		})
+	}
+}
+
 // TestHAHotStandbySecure is the same with the secure template as
 // `twinleafctl pair init` writes it: HTTPS control sockets requiring
 // client certificates, and the peers talking mutual TLS to each other's
