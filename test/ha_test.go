@@ -216,6 +216,42 @@ func TestHALoadBalancing(t *testing.T) {
 	haFailover(t, l, nodes, dirs, confs, "load-balancing")
 }
 
+// TestHAMaintenance takes the primary of the home pair down for
+// maintenance through the standby (ha-maintenance-start): the standby
+// serves and still sends its updates to the primary, and
+// ha-maintenance-cancel brings the pair back to hot-standby.
+func TestHAMaintenance(t *testing.T) {
+	l, ns, dirs := haLab(t)
+	var nodes [2]haNode
+	for i, addr := range []string{haPrimary, haStandby} {
+		name := fmt.Sprintf("home-server%d.conf", i+1)
+		conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), name, dirs[i],
+			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
+		StartServer(t, l, ns[i], dirs[i], conf)
+	}
+	primary, standby := nodes[0], nodes[1]
+	primary.waitState(t, l, "hot-standby")
+	standby.waitState(t, l, "hot-standby")
+	if a, err := standby.command(l, "ha-maintenance-start", nil); err != nil || a.Result != 0 {
+		t.Fatalf("ha-maintenance-start on the standby: %+v %v", a, err)
+	}
+	standby.waitState(t, l, "partner-in-maintenance")
+	primary.waitState(t, l, "in-maintenance")
+
+	c := NewClient(t, l, "udhcpc", "m1", "02:00:00:00:7c:01")
+	c.Start()
+	ip := c.Bound().IP
+	standby.holds(t, l, ip, c.MAC)
+	primary.holds(t, l, ip, c.MAC) // the ACK waited for the primary's update
+
+	if a, err := standby.command(l, "ha-maintenance-cancel", nil); err != nil || a.Result != 0 {
+		t.Fatalf("ha-maintenance-cancel on the standby: %+v %v", a, err)
+	}
+	primary.waitState(t, l, "hot-standby")
+	standby.waitState(t, l, "hot-standby")
+}
+
 // TestHAPassiveBackup runs the home pair as a passive-backup primary and
 // its backup: the primary serves alone and the backup gets every lease,
 // in the background or, with wait-backup-ack, before the ACK goes out.
