@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
+	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/server"
+)
+
+func TestClientOf(t *testing.T) {
+	a := &lease.Lease{Addr: netip.MustParseAddr("192.0.2.100"), HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}, ClientID: []byte{1, 2}}
+	b := &lease.Lease{Addr: netip.MustParseAddr("192.0.2.101"), HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
+	for _, tc := range []struct {
+		name    string
+		changes []lease.Change
+		want    net.HardwareAddr
+	}{
+		{"none", nil, nil},
+		{"new lease", []lease.Change{{New: a}}, a.HWAddr},
+		{"deletion names the old lease's client", []lease.Change{{Old: b}}, b.HWAddr},
+		{"the last change wins", []lease.Change{{Old: a}, {Old: a, New: b}}, b.HWAddr},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hw, _ := clientOf(tc.changes)
+			if !slices.Equal(hw, tc.want) {
+				t.Errorf("clientOf = %v, want %v", hw, tc.want)
+			}
+		})
+	}
+}
+
+func TestDedicatedListener(t *testing.T) {
+	for _, tc := range []struct {
+		global, ha, dedicated, want bool
+	}{
+		{true, true, true, true},
+		{false, true, true, false},
+		{true, false, true, false},
+		{true, true, false, false},
+	} {
+		c := &config.Dhcp4{MultiThreading: config.MultiThreading{Enable: tc.global}}
+		h := config.HA{MultiThreading: config.HAMultiThreading{Enable: tc.ha, DedicatedListener: tc.dedicated}}
+		if got := dedicatedListener(c, h); got != tc.want {
+			t.Errorf("global MT %v, HA MT %v, dedicated %v: %v, want %v", tc.global, tc.ha, tc.dedicated, got, tc.want)
+		}
+	}
+}
+
+func TestIsBackup(t *testing.T) {
+	peers := []config.Peer{{Name: "server1", Role: "primary"}, {Name: "server3", Role: "backup"}}
+	for name, want := range map[string]bool{"server1": false, "server3": true, "unknown": false} {
+		if got := isBackup(config.HA{ThisServerName: name, Peers: peers}); got != want {
+			t.Errorf("isBackup(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// journal records what the server's committer writes.
+type journal struct {
+	mu      sync.Mutex
+	changes []lease.Change
+}
+
+func (j *journal) Commit(ch ...lease.Change) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.changes = append(j.changes, ch...)
+	return nil
+}
+
+func TestSyncStore(t *testing.T) {
+	store := lease.NewStore()
+	eng, err := dhcp4.NewEngine(&dhcp4.Network{}, dhcp4.Deps{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &journal{}
+	srv := server.New(server.Config{Engine: eng, Journal: j})
+	t.Cleanup(srv.Close)
+	s := syncStore{&service{store: store, srv: srv}}
+	addr := netip.MustParseAddr("192.0.2.100")
+	mk := func(mac byte) *lease.Lease {
+		return &lease.Lease{Addr: addr, HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, mac}, SubnetID: 1,
+			ValidLft: 3600, CLTT: time.Unix(1700000000, 0)}
+	}
+
+	first := mk(1)
+	if err := s.Commit(context.Background(), nil, first); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(addr); got != first || len(j.changes) != 1 || j.changes[0].New != first {
+		t.Fatalf("free address: store has %v, journal %v", got, j.changes)
+	}
+
+	// The store changed after the sync read it: the store's lease stays
+	// and is written again after the synced one, so the file agrees.
+	current := mk(2)
+	store.Put(current)
+	synced := mk(3)
+	if err := s.Commit(context.Background(), first, synced); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(addr); got != current {
+		t.Errorf("lost race: store has %v, want the concurrent lease kept", got)
+	}
+	last := j.changes[len(j.changes)-1]
+	if len(j.changes) != 3 || last.Old != synced || last.New != current {
+		t.Errorf("lost race: journal %v, want the synced lease then the store's lease again", j.changes)
+	}
+}
