@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,7 +28,10 @@ type haService struct {
 	sync      *ha.LeaseSync
 	backlog   *ha.LeaseBacklog
 	partner   string
-	version   ha.Version
+	// version is the wire form of our lease updates: Kea 3.x's until
+	// detectPartner finds a Kea 2.x partner, which refuses 3.x's
+	// released-lease update.
+	version atomic.Uint32
 	// backups are the backup peers' names; their updates are waited for
 	// only with wait-backup-ack, else sent in the background, at most
 	// backupLimit transactions at a time.
@@ -46,7 +51,7 @@ const backupLimit = 256
 // committed through the server's queue like every other change.
 func (d *service) newHA(h config.HA) (*haService, error) {
 	var partner *config.Peer
-	s := &haService{version: ha.Kea3, waitBackupAck: h.WaitBackupAck, backupSlots: make(chan struct{}, backupLimit),
+	s := &haService{waitBackupAck: h.WaitBackupAck, backupSlots: make(chan struct{}, backupLimit),
 		log: d.log.Named("ha-hooks")}
 	for i := range h.Peers {
 		p := &h.Peers[i]
@@ -61,7 +66,8 @@ func (d *service) newHA(h config.HA) (*haService, error) {
 			partner = p
 		}
 	}
-	cfg := ha.Config{HA: h, Version: s.version, ClockSynced: clockSynced, Log: s.log,
+	s.version.Store(uint32(ha.Kea3))
+	cfg := ha.Config{HA: h, Version: ha.Kea3, ClockSynced: clockSynced, Log: s.log,
 		SetDHCP: func(on bool) {
 			if on {
 				d.netstate.Enable(server.OriginHALocal)
@@ -81,7 +87,7 @@ func (d *service) newHA(h config.HA) (*haService, error) {
 		t := s.transport
 		s.partner = partner.Name
 		s.sync = &ha.LeaseSync{Transport: t, Partner: partner.Name, Label: fmt.Sprintf("%s (%s)", partner.Name, partner.URL),
-			Version: s.version, ServerName: h.ThisServerName, PageLimit: h.SyncPageLimit,
+			Version: ha.Kea3, ServerName: h.ThisServerName, PageLimit: h.SyncPageLimit,
 			Timeout: time.Duration(h.SyncTimeout) * time.Millisecond, Store: syncStore{d}, Log: cfg.Log}
 		s.backlog = ha.NewLeaseBacklog(h.DelayedUpdatesLimit, t, partner.Name)
 		cfg.Backlog = s.backlog
@@ -128,7 +134,7 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 	if plan == ha.UpdateSkip && len(s.backups) == 0 {
 		return nil
 	}
-	cmds := ha.UpdateCommands(s.version, changes)
+	cmds := ha.UpdateCommands(ha.Version(s.version.Load()), changes)
 	if err := s.toBackups(cmds); err != nil {
 		return err
 	}
@@ -198,6 +204,32 @@ func (s *haService) sendBackups(cmds []ha.Command) error {
 		}
 	}
 	return nil
+}
+
+// detectPartner asks the partner's version-get until it answers, and
+// switches the lease updates to Kea 2.2's form if the partner is a Kea 2.x
+// (a board not yet moved to twinleaf). Any answer ends the search: a
+// partner that refuses the command is taken to be current.
+func (s *haService) detectPartner(ctx context.Context, t ha.Transport, every time.Duration) {
+	body, err := json.Marshal(ha.Command{Command: "version-get"})
+	if err != nil {
+		return
+	}
+	for {
+		raw, err := t.Call(ctx, s.partner, body)
+		if err == nil {
+			if a, err := ha.ParseAnswer(raw); err == nil && a.Result == ctrl.ResultSuccess && strings.HasPrefix(a.Text, "2.") {
+				s.version.Store(uint32(ha.Kea22))
+				s.log.Info(fmt.Sprintf("HA_PARTNER_VERSION partner %s runs Kea %s: lease updates use Kea 2.2's form", s.partner, a.Text))
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 // clientOf names the client of one transaction's changes, for the
