@@ -252,6 +252,101 @@ func TestHAMaintenance(t *testing.T) {
 	standby.waitState(t, l, "hot-standby")
 }
 
+// TestHAWithKea pairs the twinleaf primary (configs/home-server1.conf)
+// with Kea 2.2 as the standby (kea-dhcp4 behind kea-ctrl-agent, as 2.2
+// needs): both reach hot-standby, Kea holds the lease a real client got
+// from twinleaf, a RELEASE reaches Kea in 2.2's form (twinleaf found
+// the partner's version with version-get), and the next client is served.
+func TestHAWithKea(t *testing.T) {
+	for _, bin := range []string{"/usr/sbin/kea-dhcp4", "/usr/sbin/kea-ctrl-agent"} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	l, ns, dirs := haLab(t)
+	conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", "home-server1.conf"), "home-server1.conf", dirs[0],
+		[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+	primary := haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"}
+	standby := haNode{ns: ns[1], addr: haStandby, url: "http://" + haStandby + ":8000/"}
+
+	sock := filepath.Join(dirs[1], "kea4.sock")
+	hooks := "/usr/lib/x86_64-linux-gnu/kea/hooks/"
+	kea := `{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [ "eth0" ] },
+  "control-socket": { "socket-type": "unix", "socket-name": "` + sock + `" },
+  "lease-database": { "type": "memfile", "name": "` + filepath.Join(dirs[1], "leases4.csv") + `", "lfc-interval": 0 },
+  "valid-lifetime": 43200, "renew-timer": 21600, "rebind-timer": 32400,
+  "hooks-libraries": [ { "library": "` + hooks + `libdhcp_lease_cmds.so" },
+    { "library": "` + hooks + `libdhcp_ha.so", "parameters": { "high-availability": [ {
+        "this-server-name": "server2", "mode": "hot-standby", "heartbeat-delay": 1000, "max-response-delay": 3000,
+        "max-ack-delay": 1000, "max-unacked-clients": 0, "sync-timeout": 10000,
+        "peers": [ { "name": "server1", "url": "http://` + haPrimary + `:8000/", "role": "primary" },
+                   { "name": "server2", "url": "http://` + haStandby + `:8000/", "role": "standby" } ] } ] } } ],
+  "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "interface": "eth0",
+    "pools": [ { "pool": "192.0.2.100-192.0.2.199" } ],
+    "option-data": [ { "name": "routers", "data": "192.0.2.1" } ] } ],
+  "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ] } }`
+	agent := `{ "Control-agent": { "http-host": "` + haStandby + `", "http-port": 8000,
+  "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } } } }`
+	for _, p := range []struct{ bin, name, conf string }{
+		{"/usr/sbin/kea-dhcp4", "kea-dhcp4.json", kea},
+		{"/usr/sbin/kea-ctrl-agent", "kea-ca.json", agent},
+	} {
+		path := filepath.Join(dirs[1], p.name)
+		if err := os.WriteFile(path, []byte(p.conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := os.Create(path + ".out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := l.Cmd(ns[1], p.bin, "-c", path)
+		cmd.Dir = dirs[1]
+		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dirs[1], "KEA_LOCKFILE_DIR="+dirs[1])
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				b, _ := os.ReadFile(path + ".out")
+				t.Logf("%s output:\n%s", p.bin, b)
+			}
+		})
+	}
+	StartServer(t, l, primary.ns, dirs[0], conf)
+	primary.waitState(t, l, "hot-standby")
+	standby.waitState(t, l, "hot-standby")
+
+	c1 := NewClient(t, l, "udhcpc", "k1", "02:00:00:00:7d:01")
+	c1.Start()
+	ip1 := c1.Bound().IP
+	standby.holds(t, l, ip1, c1.MAC)
+	c1.Release()
+	// twinleaf keeps the released lease (state 3, Kea 3.x's affinity);
+	// Kea 2.2 has no such state and must get lease4-del, as its own
+	// release does. The deadline only guards against a hang.
+	var gone haAnswer
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if gone, _ = standby.command(l, "lease4-get", map[string]any{"ip-address": ip1}); gone.Result == 3 {
+			break
+		}
+	}
+	if gone.Result != 3 {
+		t.Errorf("after the RELEASE Kea 2.2 still holds %s: %d %s %s", ip1, gone.Result, gone.Text, gone.Arguments)
+	}
+
+	c2 := NewClient(t, l, "udhcpc", "k2", "02:00:00:00:7d:02")
+	c2.Start()
+	ip2 := c2.Bound().IP
+	standby.holds(t, l, ip2, c2.MAC)
+	if st, err := primary.state(l); err != nil || st != "hot-standby" {
+		t.Errorf("after a RELEASE and a new client the primary is in %q (%v), want hot-standby", st, err)
+	}
+}
+
 // TestHAPassiveBackup runs the home pair as a passive-backup primary and
 // its backup: the primary serves alone and the backup gets every lease,
 // in the background or, with wait-backup-ack, before the ACK goes out.
