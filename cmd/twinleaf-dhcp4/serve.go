@@ -154,6 +154,12 @@ func (d *service) run(ctx context.Context) error {
 		d.log.Warn("DHCPSRV_MEMFILE_READ_ROW_FAIL skipped a lease row", "error", s.Error())
 	}
 
+	if len(c.HA) > 1 {
+		// Running one and ignoring the rest would leave two servers
+		// answering the same clients.
+		return fmt.Errorf("%s: high-availability: twinleaf runs one relationship and this configuration has %d; keep one (several need Kea 3.x)",
+			c.HA[1].Pos, len(c.HA))
+	}
 	if len(c.HA) > 0 {
 		// Built before the engine, which filters queries by its scopes.
 		h, err := d.newHA(c.HA[0])
