@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,5 +157,20 @@ func TestDetectPartner(t *testing.T) {
 				t.Errorf("version %v after %d calls, want %v after %d", got, tc.peer.calls, tc.want, tc.called)
 			}
 		})
+	}
+}
+
+// TestCheckConfigHAFiles: -T reads the HA peers' certificate files as a
+// start would, and names the one that is missing.
+func TestCheckConfigHAFiles(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if rc := checkConfig("../../configs/secure-mt-server1.conf", true, &stdout, &stderr); rc != 1 {
+		t.Fatalf("-T exit %d, want 1; stdout %q", rc, stdout.String())
+	}
+	if want := "high-availability: ha: peer server2: ctrl: trust-anchor: stat /usr/lib/kea/CA.pem"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("-T says %q, want it to contain %q", stderr.String(), want)
+	}
+	if rc := checkConfig("../../configs/secure-mt-server1.conf", false, &stdout, &stderr); rc != 0 {
+		t.Errorf("-t exit %d, want 0 (files are read only by -T): %s", rc, stderr.String())
 	}
 }

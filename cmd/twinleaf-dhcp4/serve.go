@@ -50,6 +50,16 @@ func checkConfig(path string, deep bool, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: %v\n", path, err)
 			return 1
 		}
+		for _, h := range c.Dhcp4.HA {
+			// Reads the peers' credential and certificate files, as a
+			// start would.
+			t, err := ha.NewHTTPTransport(h)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: high-availability: %v\n", h.Pos, err)
+				return 1
+			}
+			t.Close()
+		}
 		for _, cs := range c.Dhcp4.ControlSockets {
 			if cs.CertFile != "" {
 				tf := ctrl.TLSFiles{TrustAnchor: cs.TrustAnchor, CertFile: cs.CertFile, KeyFile: cs.KeyFile, CertRequired: cs.CertRequired}
