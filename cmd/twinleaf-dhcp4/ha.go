@@ -39,6 +39,9 @@ type haService struct {
 	waitBackupAck bool
 	backupSlots   chan struct{}
 	log           hclog.Logger
+	// life is the daemon's lifetime: updates still in flight at shutdown
+	// give up rather than hold the exit for their 10 s timeout.
+	life context.Context
 }
 
 // backupLimit bounds the background updates to backups, so a dead backup
@@ -49,9 +52,9 @@ const backupLimit = 256
 // newHA builds the relationship of h. Its local DHCP switch goes through
 // the network state under Kea's local-HA origin; synced leases are
 // committed through the server's queue like every other change.
-func (d *service) newHA(h config.HA) (*haService, error) {
+func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 	var partner *config.Peer
-	s := &haService{waitBackupAck: h.WaitBackupAck, backupSlots: make(chan struct{}, backupLimit),
+	s := &haService{life: ctx, waitBackupAck: h.WaitBackupAck, backupSlots: make(chan struct{}, backupLimit),
 		log: d.log.Named("ha-hooks")}
 	for i := range h.Peers {
 		p := &h.Peers[i]
@@ -149,7 +152,7 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 	}
 	hw, cid := clientOf(changes)
 	for _, c := range cmds {
-		if err := ha.SendUpdate(context.Background(), s.m, s.transport, s.partner, c, hw, cid); err != nil {
+		if err := ha.SendUpdate(s.life, s.m, s.transport, s.partner, c, hw, cid); err != nil {
 			return fmt.Errorf("ha: %s to %s: %w", c.Command, s.partner, err)
 		}
 	}
@@ -190,7 +193,7 @@ func (s *haService) sendBackups(cmds []ha.Command) error {
 			if err != nil {
 				return fmt.Errorf("ha: encoding %s: %w", c.Command, err)
 			}
-			raw, err := s.transport.Call(context.Background(), b, body)
+			raw, err := s.transport.Call(s.life, b, body)
 			if err != nil {
 				return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b, err)
 			}

@@ -172,7 +172,7 @@ func (d *service) run(ctx context.Context) error {
 	}
 	if len(c.HA) > 0 {
 		// Built before the engine, which filters queries by its scopes.
-		h, err := d.newHA(c.HA[0])
+		h, err := d.newHA(ctx, c.HA[0])
 		if err != nil {
 			return err
 		}
