@@ -216,6 +216,37 @@ func TestHALoadBalancing(t *testing.T) {
 	haFailover(t, l, nodes, dirs, confs, "load-balancing")
 }
 
+// TestHAPerfdhcp: perfdhcp's 90 simulated clients through the hot-standby
+// primary, whose ACKs each wait for the standby's acknowledgement (many in
+// flight at once). Every lease the primary holds, the standby holds too.
+func TestHAPerfdhcp(t *testing.T) {
+	l, ns, dirs := haLab(t)
+	var nodes [2]haNode
+	for i, addr := range []string{haPrimary, haStandby} {
+		name := fmt.Sprintf("home-server%d.conf", i+1)
+		conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), name, dirs[i],
+			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
+		StartServer(t, l, ns[i], dirs[i], conf)
+	}
+	primary, standby := nodes[0], nodes[1]
+	primary.waitState(t, l, "hot-standby")
+	standby.waitState(t, l, "hot-standby")
+	relay := l.Host("relay", "eth0", "192.0.2.50/24")
+	out, err := l.Cmd(relay, "perfdhcp", "-4", "-l", "eth0", "-r", "100", "-R", "90", "-n", "90",
+		"-b", "mac=02:00:00:00:00:00", haPrimary).CombinedOutput()
+	t.Logf("perfdhcp: %v\n%s", err, out)
+	got1, got2 := primary.leases(t, l), standby.leases(t, l)
+	if len(got1) < 45 {
+		t.Fatalf("the primary holds %d leases after 90 perfdhcp clients; the load never got through", len(got1))
+	}
+	for ip, mac := range got1 {
+		if !strings.EqualFold(got2[ip], mac) {
+			t.Errorf("the primary has %s for %s, the standby %q", ip, mac, got2[ip])
+		}
+	}
+}
+
 // TestHAMaintenance takes the primary of the home pair down for
 // maintenance through the standby (ha-maintenance-start): the standby
 // serves and still sends its updates to the primary, and
