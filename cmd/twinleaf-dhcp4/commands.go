@@ -35,7 +35,7 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		return ctrl.Success("", d.current().Effective())
 	})
 	reg("status-get", func(context.Context, json.RawMessage) ctrl.Answer {
-		serving, missing := d.watcher.Status()
+		_, missing := d.watcher.Status()
 		sockets := map[string]any{"status": "ready"}
 		if len(missing) > 0 {
 			var errs []string
@@ -44,7 +44,6 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 			}
 			sockets = map[string]any{"status": "retrying", "errors": errs}
 		}
-		_ = serving
 		mt := d.current().Dhcp4.MultiThreading
 		st := map[string]any{
 			"pid": os.Getpid(), "uptime": int(time.Since(d.start).Seconds()), "reload": int(time.Since(d.start).Seconds()),

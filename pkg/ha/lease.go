@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/leasecmds"
+	"github.com/twinleaf/twinleaf/pkg/memfile"
 )
 
 // LeaseUpdateCommand is lease4-update for a new, renewed, declined or (3.x)
@@ -30,59 +30,24 @@ func LeaseDeleteCommand(v Version, l *lease.Lease) Command {
 }
 
 func leaseArgs(v Version, l *lease.Lease) map[string]any {
-	m := map[string]any{
-		"ip-address": l.Addr.String(),
-		"hw-address": hexColon(l.HWAddr),
-		"subnet-id":  l.SubnetID,
-		"valid-lft":  l.ValidLft,
-		"expire":     l.Expire().Unix(),
-		"fqdn-fwd":   l.FqdnFwd,
-		"fqdn-rev":   l.FqdnRev,
-		"hostname":   l.Hostname,
-		"state":      uint32(l.State),
-	}
-	if len(l.ClientID) > 0 {
-		m["client-id"] = hexColon(l.ClientID)
-	}
-	if l.UserContext != nil {
-		m["user-context"] = l.UserContext
-	}
+	// The lease_cmds form, with expire in place of cltt; pool-id and the
+	// origin only in the 3.x form.
+	m := leasecmds.LeaseJSON(l)
+	delete(m, "cltt")
+	m["expire"] = l.Expire().Unix()
 	if v == Kea3 {
 		m["origin"] = "ha-partner"
-		if l.PoolID != 0 {
-			m["pool-id"] = l.PoolID
-		}
+	} else {
+		delete(m, "pool-id")
 	}
 	return m
 }
 
-func hexColon(b []byte) string {
-	var s strings.Builder
-	for i, c := range b {
-		if i > 0 {
-			s.WriteByte(':')
-		}
-		fmt.Fprintf(&s, "%02x", c)
-	}
-	return s.String()
-}
-
 // parseHexColon reads Kea's colon hex, where an octet may be one digit.
 func parseHexColon(s string) ([]byte, error) {
-	if s == "" {
-		return nil, nil
-	}
-	parts := strings.Split(s, ":")
-	b := make([]byte, len(parts))
-	for i, p := range parts {
-		if len(p) == 0 || len(p) > 2 {
-			return nil, fmt.Errorf("%q is not colon-separated hex", s)
-		}
-		n, err := strconv.ParseUint(p, 16, 8)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not colon-separated hex", s)
-		}
-		b[i] = byte(n)
+	b, err := memfile.ParseHex(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not colon-separated hex", s)
 	}
 	return b, nil
 }

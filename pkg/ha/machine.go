@@ -16,6 +16,7 @@ import (
 
 	"github.com/twinleaf/twinleaf/pkg/config"
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/memfile"
 )
 
 // Config is what a Machine needs: the relationship as parsed from Kea's
@@ -743,7 +744,7 @@ func (m *Machine) InScope(p *dhcpv4.DHCPv4) bool {
 }
 
 func label(p *dhcpv4.DHCPv4) string {
-	return fmt.Sprintf("[hwtype=%d %s], cid=[%s], tid=0x%x", p.HWType, p.ClientHWAddr, hexColon(p.Options.Get(dhcpv4.OptionClientIdentifier)), p.TransactionID[:])
+	return fmt.Sprintf("[hwtype=%d %s], cid=[%s], tid=0x%x", p.HWType, p.ClientHWAddr, memfile.FormatHex(p.Options.Get(dhcpv4.OptionClientIdentifier)), p.TransactionID[:])
 }
 
 // haType: DISCOVER, REQUEST, DECLINE, RELEASE and INFORM are split

@@ -262,7 +262,7 @@ func (h *handler) getByHWAddr(_ context.Context, raw json.RawMessage) ctrl.Answe
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
-	return list(sorted(h.Store.ByHWAddrAny(hw)), false)
+	return list(h.Store.ByHWAddrAny(hw), false)
 }
 
 // getByClientID is lease4-get-by-client-id, in every subnet.
@@ -275,7 +275,7 @@ func (h *handler) getByClientID(_ context.Context, raw json.RawMessage) ctrl.Ans
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
-	return list(sorted(h.Store.ByClientIDAny(cid)), false)
+	return list(h.Store.ByClientIDAny(cid), false)
 }
 
 // getByHostname is lease4-get-by-hostname. Kea compares lower-cased
@@ -288,18 +288,7 @@ func (h *handler) getByHostname(_ context.Context, raw json.RawMessage) ctrl.Ans
 	if s == "" {
 		return ctrl.Error("'hostname' parameter is empty")
 	}
-	return list(sorted(h.Store.ByHostname(strings.ToLower(s))), false)
-}
-
-// sorted orders leases by address, so answers do not depend on the
-// store's sharding.
-func sorted(ls []*lease.Lease) []*lease.Lease {
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && ls[j].Addr.Less(ls[j-1].Addr); j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
-	return ls
+	return list(h.Store.ByHostname(strings.ToLower(s)), false)
 }
 
 // wipe is lease4-wipe: every lease of one subnet, or (without a subnet-id,

@@ -90,10 +90,10 @@ func (s schema) parseRow(line string) (*lease.Lease, error) {
 	if l.Addr, err = netip.ParseAddr(f[0]); err != nil || !l.Addr.Is4() {
 		return nil, fmt.Errorf("%w: address %q is not an IPv4 address", ErrRow, f[0])
 	}
-	if l.HWAddr, err = parseHex(f[1]); err != nil {
+	if l.HWAddr, err = ParseHex(f[1]); err != nil {
 		return nil, fmt.Errorf("%w: hwaddr %q: %v", ErrRow, f[1], err)
 	}
-	if l.ClientID, err = parseHex(f[2]); err != nil {
+	if l.ClientID, err = ParseHex(f[2]); err != nil {
 		return nil, fmt.Errorf("%w: client_id %q: %v", ErrRow, f[2], err)
 	}
 	valid, err := strconv.ParseUint(f[3], 10, 32)
@@ -143,9 +143,10 @@ func (s schema) parseRow(line string) (*lease.Lease, error) {
 	return l, nil
 }
 
-// parseHex reads Kea's colon-separated hex with one or two digits per
-// octet; empty is allowed.
-func parseHex(s string) ([]byte, error) {
+// ParseHex reads Kea's colon-separated hex with one or two digits per
+// octet, as hwaddr and client_id columns and lease_cmds hold them; empty
+// is allowed.
+func ParseHex(s string) ([]byte, error) {
 	if s == "" {
 		return nil, nil
 	}
