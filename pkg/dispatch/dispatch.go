@@ -19,6 +19,7 @@ import (
 type Pool[T any] struct {
 	queueSize int
 	handle    func(worker int, v *T)
+	idle      func(worker int)
 	workers   []*worker[T]
 	mu        sync.Mutex // serialises NewProducer only; never taken per packet
 	wg        sync.WaitGroup
@@ -32,13 +33,18 @@ type worker[T any] struct {
 }
 
 // New starts workers goroutines (at least one), each calling handle for
-// every item it receives. queueSize is the capacity of each ring, Kea's
+// every item it receives and then, once its rings are empty, idle (if not
+// nil) before it sleeps: work handle deferred, such as one flush for a
+// batch, is done there. queueSize is the capacity of each ring, Kea's
 // packet-queue-size; 0 means Kea's default of 64.
-func New[T any](workers, queueSize int, handle func(worker int, v *T)) *Pool[T] {
+func New[T any](workers, queueSize int, handle func(worker int, v *T), idle func(worker int)) *Pool[T] {
 	if workers < 1 {
 		workers = 1
 	}
-	p := &Pool[T]{queueSize: queueSize, handle: handle}
+	if idle == nil {
+		idle = func(int) {}
+	}
+	p := &Pool[T]{queueSize: queueSize, handle: handle, idle: idle}
 	for i := 0; i < workers; i++ {
 		w := &worker[T]{wake: make(chan struct{}, 1)}
 		w.rings.Store(&[]*ring.Ring[T]{})
@@ -117,10 +123,12 @@ func (p *Pool[T]) run(i int, w *worker[T]) {
 	defer p.wg.Done()
 	for {
 		if p.drain(i, w) {
+			p.idle(i)
 			continue
 		}
 		if w.closed.Load() {
 			p.drain(i, w)
+			p.idle(i)
 			return
 		}
 		w.sleeping.Store(true)
@@ -128,6 +136,7 @@ func (p *Pool[T]) run(i int, w *worker[T]) {
 		// announcement sent no wake-up.
 		if p.drain(i, w) || w.closed.Load() {
 			w.sleeping.Store(false)
+			p.idle(i)
 			continue
 		}
 		<-w.wake

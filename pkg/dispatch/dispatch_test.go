@@ -33,7 +33,7 @@ func TestSameKeySameWorkerInOrder(t *testing.T) {
 			t.Errorf("key %d: seq %d after %d", it.key, it.seq, s)
 		}
 		lastSeq[pk] = it.seq
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	for pi := 0; pi < producers; pi++ {
 		pr := p.NewProducer()
@@ -68,7 +68,7 @@ func TestFullRingDropsOldest(t *testing.T) {
 		default:
 		}
 		got = append(got, *v)
-	})
+	}, nil)
 	pr := p.NewProducer()
 	vals := []int{0, 1, 2, 3, 4}
 	pr.Submit(0, &vals[0])
@@ -86,6 +86,33 @@ func TestFullRingDropsOldest(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != 0 || got[1] != 3 || got[2] != 4 {
 		t.Errorf("handled %v, want [0 3 4]", got)
+	}
+}
+
+// TestIdleFollowsWork checks that a worker calls idle after handling
+// items and before it sleeps, so work deferred to idle (the server's flush
+// of a batch) is never left behind: the last idle call has seen every item.
+func TestIdleFollowsWork(t *testing.T) {
+	var mu sync.Mutex
+	handled, seenAtIdle, idles := 0, 0, 0
+	p := New(1, 1024, func(_ int, _ *int) {
+		mu.Lock()
+		handled++
+		mu.Unlock()
+	}, func(int) {
+		mu.Lock()
+		seenAtIdle = handled
+		idles++
+		mu.Unlock()
+	})
+	pr := p.NewProducer()
+	vals := make([]int, 1000)
+	for i := range vals {
+		pr.Submit(0, &vals[i])
+	}
+	p.Close()
+	if handled != len(vals) || seenAtIdle != handled || idles == 0 {
+		t.Fatalf("handled %d, last idle saw %d after %d idle calls; want %d, all seen", handled, seenAtIdle, idles, len(vals))
 	}
 }
 

@@ -79,6 +79,13 @@ type Conn interface {
 	Iface() string
 }
 
+// TryReader is a Conn that can also take a query that is already waiting
+// without blocking (RawConn). It reports false when none is; the server
+// uses it to handle queries that arrived together as one batch.
+type TryReader interface {
+	TryRead(p *Packet) (bool, error)
+}
+
 // Ports are the server and client ports; 67 and 68 unless -p/-P say
 // otherwise. Conns listen on and send from Server; Client is carried for
 // the engine, which puts it in Reply.Dst.

@@ -38,6 +38,7 @@ type RawConn struct {
 	pkt   *os.File // the packet socket, non-blocking, in Go's poller
 	pktRC syscall.RawConn
 	udp   *net.UDPConn
+	udpRC syscall.RawConn
 	// closed tells Read's error after Close apart: the poller reports a
 	// closed *os.File with an error os does not export.
 	closed atomic.Bool
@@ -46,7 +47,8 @@ type RawConn struct {
 	// that the poller callback is a method value made once, not a
 	// closure allocated per packet.
 	readMu sync.Mutex
-	recv   func(fd uintptr) bool
+	recv   func(fd uintptr) bool // parks on EAGAIN
+	try    func(fd uintptr) bool // never parks
 	rbuf   []byte
 	rn     int
 	rerr   unix.Errno
@@ -74,8 +76,15 @@ func ListenRaw(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*RawCon
 		f.Close()
 		return nil, err
 	}
-	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRC: rc, udp: udp, sendBuf: make([]byte, 1600)}
+	urc, err := udp.SyscallConn()
+	if err != nil {
+		f.Close()
+		udp.Close()
+		return nil, fmt.Errorf("netio: UDP socket on %s: %w", iface.Name, err)
+	}
+	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRC: rc, udp: udp, udpRC: urc, sendBuf: make([]byte, 1600)}
 	c.recv = c.recvOnce
+	c.try = c.tryOnce
 	c.SetAddrs(addrs)
 	return c, nil
 }
@@ -154,33 +163,55 @@ func (c *RawConn) Addrs() []netip.Prefix { return *c.addrs.Load() }
 // through the system call so that no Sockaddr is allocated.
 func (c *RawConn) recvOnce(fd uintptr) bool {
 	c.rsalen = uint32(unsafe.Sizeof(c.rsa))
-	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd,
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, // raw: see sys.go
 		uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)), 0,
 		uintptr(unsafe.Pointer(&c.rsa)), uintptr(unsafe.Pointer(&c.rsalen)))
 	c.rn, c.rerr = int(n), e
 	return e != unix.EAGAIN
 }
 
+// tryOnce is recvOnce for TryRead: it reports done even on EAGAIN.
+func (c *RawConn) tryOnce(fd uintptr) bool {
+	c.recvOnce(fd)
+	return true
+}
+
 // Read waits for the next query and fills p; p.Buf is reused and the
 // DHCP payload moved to its front. It does not allocate once p.SrcMAC has
 // room for a MAC.
 func (c *RawConn) Read(p *Packet) error {
+	_, err := c.read(p, c.recv)
+	return err
+}
+
+// TryRead is Read for a query that is already waiting: it never blocks,
+// and reports false when there is none. The server uses it to gather the
+// queries that arrived together into one batch, so that one lease-file
+// flush serves them all.
+func (c *RawConn) TryRead(p *Packet) (bool, error) {
+	return c.read(p, c.try)
+}
+
+func (c *RawConn) read(p *Packet, recv func(fd uintptr) bool) (bool, error) {
 	if len(p.Buf) == 0 {
-		return errors.New("netio: Read needs a buffer")
+		return false, errors.New("netio: Read needs a buffer")
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	c.rbuf = p.Buf
 	defer func() { c.rbuf = nil }()
 	for {
-		if err := c.pktRC.Read(c.recv); err != nil {
+		if err := c.pktRC.Read(recv); err != nil {
 			if c.closed.Load() || errors.Is(err, os.ErrClosed) {
-				return net.ErrClosed
+				return false, net.ErrClosed
 			}
-			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
+			return false, fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
+		}
+		if c.rerr == unix.EAGAIN {
+			return false, nil // only TryRead gets here
 		}
 		if c.rerr != 0 {
-			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, c.rerr)
+			return false, fmt.Errorf("netio: reading on %s: %w", c.iface.Name, c.rerr)
 		}
 		switch c.rsa.Pkttype {
 		case unix.PACKET_OUTGOING:
@@ -198,7 +229,7 @@ func (c *RawConn) Read(p *Packet) error {
 		p.Src, p.Dst = src, dst.Addr()
 		halen := min(int(c.rsa.Halen), len(c.rsa.Addr))
 		p.SrcMAC = append(p.SrcMAC[:0], c.rsa.Addr[:halen]...)
-		return nil
+		return true, nil
 	}
 }
 
@@ -210,7 +241,7 @@ func (c *RawConn) Read(p *Packet) error {
 func (c *RawConn) Send(r *Reply) error {
 	src := sourceAddr(r.Src, *c.addrs.Load())
 	if !r.Broadcast && !r.ToClient {
-		return sendUDP(c.udp, c.iface.Name, r.Payload, r.Dst, src)
+		return sendUDP(c.udpRC, c.iface.Name, r.Payload, r.Dst, src)
 	}
 	// The engine's Dst is the IP destination even for a broadcast frame
 	// (a client with a ciaddr that set the broadcast flag gets ciaddr).
@@ -230,17 +261,7 @@ func (c *RawConn) Send(r *Reply) error {
 		c.sendBuf = make([]byte, need)
 	}
 	pkt := buildDatagram(c.sendBuf, netip.AddrPortFrom(src, c.ports.Server), dst, r.Payload)
-	to := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: c.iface.Index, Halen: 6}
-	copy(to.Addr[:], mac)
-	var serr error
-	err := c.pktRC.Write(func(fd uintptr) bool {
-		serr = unix.Sendto(int(fd), pkt, 0, to)
-		return serr != unix.EAGAIN
-	})
-	if err == nil {
-		err = serr
-	}
-	if err != nil {
+	if err := sendFrame(c.pktRC, pkt, c.iface.Index, mac); err != nil {
 		return fmt.Errorf("netio: sending raw to %s (%s) on %s: %w", dst, mac, c.iface.Name, err)
 	}
 	return nil
@@ -263,12 +284,12 @@ func sourceAddr(want netip.Addr, addrs []netip.Prefix) netip.Addr {
 // sendUDP sends payload to dst through c, from src when valid (through
 // IP_PKTINFO, so an interface with several addresses answers from the
 // one the engine chose).
-func sendUDP(c *net.UDPConn, iface string, payload []byte, dst netip.AddrPort, src netip.Addr) error {
+func sendUDP(rc syscall.RawConn, iface string, payload []byte, dst netip.AddrPort, src netip.Addr) error {
 	var oob []byte
 	if src.IsValid() {
 		oob = pktinfoOOB(src)
 	}
-	if _, _, err := c.WriteMsgUDPAddrPort(payload, oob, dst); err != nil {
+	if err := sendmsgInet4(rc, payload, oob, dst); err != nil {
 		return fmt.Errorf("netio: sending to %s from %s on %s: %w", dst, src, iface, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,7 @@ type UDPConn struct {
 	ports  Ports
 	addrs  atomic.Pointer[[]netip.Prefix]
 	c      *net.UDPConn
+	rc     syscall.RawConn
 	readMu sync.Mutex
 	oob    []byte
 }
@@ -31,7 +33,12 @@ func ListenUDP(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*UDPCon
 	if err != nil {
 		return nil, err
 	}
-	u := &UDPConn{iface: iface, ports: ports, c: c, oob: make([]byte, 128)}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("netio: UDP socket on %s: %w", iface.Name, err)
+	}
+	u := &UDPConn{iface: iface, ports: ports, c: c, rc: rc, oob: make([]byte, 128)}
 	u.SetAddrs(addrs)
 	return u, nil
 }
@@ -137,7 +144,7 @@ func (u *UDPConn) Send(r *Reply) error {
 	if r.ToClient {
 		dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), dst.Port())
 	}
-	return sendUDP(u.c, u.iface.Name, r.Payload, dst, sourceAddr(r.Src, *u.addrs.Load()))
+	return sendUDP(u.rc, u.iface.Name, r.Payload, dst, sourceAddr(r.Src, *u.addrs.Load()))
 }
 
 // Close releases the socket and wakes a blocked Read.

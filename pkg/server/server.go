@@ -1,6 +1,12 @@
 // Package server runs the DHCPv4 service: readers hand received queries to
-// per-client workers, each worker asks the engine for a reply, makes the
-// lease changes durable, and only then sends the reply.
+// per-client workers (or, single-threaded, handle them themselves), each
+// worker asks the engine for a reply, makes the lease changes durable, and
+// only then sends the reply.
+//
+// A worker handles every query it has at hand before it writes: the lease
+// changes of that batch go to the journal in one commit (one fdatasync),
+// then the batch's replies leave. Under load batches grow by themselves,
+// and no query waits for a timer.
 //
 // It owns the packet path but no protocol (pkg/dhcp4), no socket details
 // (pkg/netio) and no file format (pkg/memfile): those come in through the
@@ -49,8 +55,15 @@ type Config struct {
 	Stats   dhcp4.Stats
 	Log     hclog.Logger
 	// Workers is the number of worker goroutines (thread-pool-size when
-	// multi-threading is on, else 1) and QueueSize each ring's capacity.
+	// multi-threading is on) and QueueSize each ring's capacity.
 	Workers, QueueSize int
+	// Direct handles queries on the reader goroutines, one batch at a
+	// time across all conns, with no rings and no worker goroutines:
+	// Kea's single-threaded mode. Handing a query from one thread to
+	// another costs more CPU than answering it, so without
+	// multi-threading there is no hand-off. Workers and QueueSize are
+	// then unused.
+	Direct bool
 	// ServerAddrs returns the addresses of every socket in use, for the
 	// engine's server-identifier check.
 	ServerAddrs func() []netip.Addr
@@ -85,12 +98,12 @@ type Server struct {
 	ports    netio.Ports
 	free     sync.Pool
 	disabled atomic.Bool
-	// commits carries replies to the committer goroutine; committed is
-	// closed when it has finished.
-	commits   chan pending
-	committed chan struct{}
-	leases    *logging.Logger
-	readers   sync.WaitGroup
+	// direct serialises the readers in Direct mode: one worker at a time.
+	direct sync.Mutex
+	// batches is each worker's batch; in Direct mode each reader has its own.
+	batches []batch
+	leases  *logging.Logger
+	readers sync.WaitGroup
 	// progress counts handled packets per worker, for Healthy.
 	progress []atomic.Uint64
 	// after and parked are Config.AfterCommit and its slots; parkedWG
@@ -125,12 +138,16 @@ func New(c Config) *Server {
 	}
 	s.engine.Store(c.Engine)
 	s.free.New = func() any { return &Packet{Packet: netio.Packet{Buf: make([]byte, MaxPacket)}} }
+	if c.Direct {
+		s.progress = make([]atomic.Uint64, 1)
+		return s
+	}
 	workers := max(c.Workers, 1)
 	s.progress = make([]atomic.Uint64, workers)
-	s.commits = make(chan pending, 4*maxBatch)
-	s.committed = make(chan struct{})
-	go s.commit()
-	s.pool = dispatch.New(workers, c.QueueSize, s.handle)
+	s.batches = make([]batch, workers)
+	s.pool = dispatch.New(workers, c.QueueSize,
+		func(w int, p *Packet) { s.handle(w, p, &s.batches[w]) },
+		func(w int) { s.flush(&s.batches[w]) })
 	return s
 }
 
@@ -149,29 +166,22 @@ func (s *Server) SetEnabled(on bool) { s.disabled.Store(!on) }
 func (s *Server) Enabled() bool { return !s.disabled.Load() }
 
 // Serve reads queries from c until it is closed. Each conn gets its own
-// reader goroutine and its own rings into the workers.
+// reader goroutine and, with workers, its own rings into them.
 func (s *Server) Serve(c netio.Conn) {
-	pr := s.pool.NewProducer()
 	s.readers.Add(1)
+	if s.pool == nil {
+		go s.serveDirect(c)
+		return
+	}
+	pr := s.pool.NewProducer()
 	go func() {
 		defer s.readers.Done()
 		for {
-			p := s.free.Get().(*Packet)
-			p.conn = c
-			if err := c.Read(&p.Packet); err != nil {
-				s.free.Put(p)
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				s.log.Warn("DHCP4_BUFFER_RECEIVE_FAIL error on attempt to receive packet", "error", err)
-				time.Sleep(10 * time.Millisecond) // a failing socket must not spin
-				continue
+			p, err := s.read(c)
+			if err != nil {
+				return
 			}
-			if s.disabled.Load() {
-				// Counted under Kea 3.1's name; 2.2 did not count these.
-				s.stats.Add("pkt4-service-disabled", 1)
-				s.stats.Add("pkt4-receive-drop", 1)
-				s.free.Put(p)
+			if p == nil || s.dropDisabled(p) {
 				continue
 			}
 			if old := pr.Submit(dispatch.ClientKey(p.Buf[:p.N]), p); old != nil {
@@ -184,20 +194,90 @@ func (s *Server) Serve(c netio.Conn) {
 	}()
 }
 
+// serveDirect is Serve without workers: the reader waits for a query,
+// takes every other query already waiting on c (up to maxBatch), answers
+// them all and flushes their lease changes once.
+func (s *Server) serveDirect(c netio.Conn) {
+	defer s.readers.Done()
+	tr, _ := c.(netio.TryReader)
+	var b batch
+	for {
+		p, err := s.read(c)
+		if err != nil {
+			return
+		}
+		if p == nil {
+			continue
+		}
+		s.direct.Lock()
+		if !s.dropDisabled(p) {
+			s.handle(0, p, &b)
+		}
+		for n := 1; tr != nil && n < maxBatch; n++ {
+			q := s.packet(c)
+			if ok, err := tr.TryRead(&q.Packet); !ok || err != nil {
+				s.free.Put(q) // an error comes back from the next Read
+				break
+			}
+			if !s.dropDisabled(q) {
+				s.handle(0, q, &b)
+			}
+		}
+		s.flush(&b)
+		s.direct.Unlock()
+	}
+}
+
+func (s *Server) packet(c netio.Conn) *Packet {
+	p := s.free.Get().(*Packet)
+	p.conn = c
+	return p
+}
+
+// read waits for the next query on c. A nil packet with a nil error is a
+// failed read, already logged; an error means c is closed.
+func (s *Server) read(c netio.Conn) (*Packet, error) {
+	p := s.packet(c)
+	err := c.Read(&p.Packet)
+	if err == nil {
+		return p, nil
+	}
+	s.free.Put(p)
+	if errors.Is(err, net.ErrClosed) {
+		return nil, err
+	}
+	s.log.Warn("DHCP4_BUFFER_RECEIVE_FAIL error on attempt to receive packet", "error", err)
+	time.Sleep(10 * time.Millisecond) // a failing socket must not spin
+	return nil, nil
+}
+
+// dropDisabled drops p, counting it, while the service is disabled: Kea
+// drops such queries on receipt.
+func (s *Server) dropDisabled(p *Packet) bool {
+	if !s.disabled.Load() {
+		return false
+	}
+	// Counted under Kea 3.1's name; 2.2 did not count these.
+	s.stats.Add("pkt4-service-disabled", 1)
+	s.stats.Add("pkt4-receive-drop", 1)
+	s.free.Put(p)
+	return true
+}
+
 // Close waits for the readers (their conns must be closed first) and
 // then for the workers to finish what is queued.
 func (s *Server) Close() {
 	s.readers.Wait()
-	s.pool.Close()
-	close(s.commits)
-	<-s.committed
+	if s.pool != nil {
+		s.pool.Close()
+	}
 	s.parkedWG.Wait()
 }
 
 // handle answers one query on worker w. A reply that grants or changes a
-// lease is handed to the committer, which sends it once the change is
-// durable; the worker goes on with the next query meanwhile.
-func (s *Server) handle(w int, p *Packet) {
+// lease joins the worker's batch, to be sent once the batch is durable;
+// any other reply leaves at once.
+func (s *Server) handle(w int, p *Packet, b *batch) {
 	s.progress[w].Add(1)
 	e := s.engine.Load()
 	res := e.HandleBytes(p.Buf[:p.N], dhcp4.Request{
@@ -208,83 +288,72 @@ func (s *Server) handle(w int, p *Packet) {
 		SrcMAC:      p.SrcMAC,
 		Dst:         p.Dst,
 	})
-	if len(res.Changes) > 0 {
-		s.commits <- pending{p: p, e: e, res: res}
+	if len(res.Changes) == 0 {
+		s.send(p, &res)
+		s.release(p)
 		return
 	}
-	s.send(p, &res)
-	s.release(p)
+	b.items = append(b.items, pending{p: p, e: e, res: res})
+	if len(b.items) >= maxBatch {
+		s.flush(b)
+	}
 }
 
-// pending is a reply waiting for its lease changes to be durable, or (p
-// nil) changes made elsewhere that want to know when they are.
+// batch is the replies one worker holds until their lease changes are
+// durable.
+type batch struct {
+	items   []pending
+	changes []lease.Change
+}
+
+// pending is a reply waiting for its lease changes to be durable.
 type pending struct {
-	p    *Packet
-	e    *dhcp4.Engine
-	res  dhcp4.Result
-	done chan error
+	p   *Packet
+	e   *dhcp4.Engine
+	res dhcp4.Result
 }
 
 // Commit makes changes made outside the packet path (lease commands, HA)
-// durable through the same queue as the workers' changes, so the lease
-// file keeps the order in which the store changed.
+// durable through the same journal as the workers' changes, which keeps
+// rows in the order they were handed to it.
 func (s *Server) Commit(changes ...lease.Change) error {
-	done := make(chan error, 1)
-	s.commits <- pending{res: dhcp4.Result{Changes: changes}, done: done}
-	return <-done
+	return s.journal.Commit(changes...)
 }
 
-// commit makes lease changes durable in batches: everything that queued up
-// while the previous flush ran goes into one Journal.Commit (one
-// fdatasync), and only then are those replies sent. If the flush fails,
-// every change of the batch is undone, newest first, and the replies are
+// flush makes a batch's lease changes durable in one Journal.Commit (one
+// fdatasync), and only then sends its replies. If the flush fails, every
+// change of the batch is undone, newest first, and the replies are
 // dropped: the clients retry.
-func (s *Server) commit() {
-	defer close(s.committed)
-	var batch []pending
-	var changes []lease.Change
-	for first := range s.commits {
-		batch = append(batch[:0], first)
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case next, ok := <-s.commits:
-				if !ok {
-					break more
-				}
-				batch = append(batch, next)
-			default:
-				break more
-			}
-		}
-		changes = changes[:0]
-		for _, b := range batch {
-			changes = append(changes, b.res.Changes...)
-		}
-		err := s.journal.Commit(changes...)
-		if err != nil {
-			s.log.Error("DHCPSRV_MEMFILE_WRITE_FAIL failed to write lease changes; replies dropped", "error", err, "replies", len(batch))
-		}
-		for i := len(batch) - 1; err != nil && i >= 0; i-- {
-			if batch[i].p != nil {
-				batch[i].e.Undo(batch[i].res.Changes)
-				s.stats.Add("pkt4-receive-drop", 1)
-			}
-		}
-		for i := range batch {
-			if b := batch[i]; b.p == nil {
-				b.done <- err
-			} else if err == nil && s.after != nil {
-				s.park(b.p, b.res)
-			} else {
-				if err == nil {
-					s.send(b.p, &b.res)
-				}
-				s.release(b.p)
-			}
-			batch[i] = pending{}
+func (s *Server) flush(b *batch) {
+	if len(b.items) == 0 {
+		return
+	}
+	b.changes = b.changes[:0]
+	for _, it := range b.items {
+		b.changes = append(b.changes, it.res.Changes...)
+	}
+	err := s.journal.Commit(b.changes...)
+	if err != nil {
+		s.log.Error("DHCPSRV_MEMFILE_WRITE_FAIL failed to write lease changes; replies dropped", "error", err, "replies", len(b.items))
+		for i := len(b.items) - 1; i >= 0; i-- {
+			b.items[i].e.Undo(b.items[i].res.Changes)
+			s.stats.Add("pkt4-receive-drop", 1)
 		}
 	}
+	for i, it := range b.items {
+		switch {
+		case err != nil:
+			s.release(it.p)
+		case s.after != nil:
+			s.park(it.p, it.res)
+		default:
+			s.send(it.p, &it.res)
+			s.release(it.p)
+		}
+		b.items[i] = pending{}
+	}
+	b.items = b.items[:0]
+	clear(b.changes)
 }
 
 // park holds a durable reply until AfterCommit approves it, on its own
@@ -317,7 +386,7 @@ func (s *Server) park(p *Packet, res dhcp4.Result) {
 
 // maxBatch bounds one flush's batch so a burst cannot delay the first
 // replies behind an unbounded write.
-const maxBatch = 512
+const maxBatch = 128
 
 func (s *Server) send(p *Packet, res *dhcp4.Result) {
 	if res.Reply == nil {
@@ -390,8 +459,12 @@ func (s *Server) Progress() []uint64 {
 	return out
 }
 
-// Backlog is the number of queries waiting for each worker.
+// Backlog is the number of queries waiting for each worker; without
+// workers, queries wait in the socket, where they are not counted.
 func (s *Server) Backlog() []int {
+	if s.pool == nil {
+		return []int{0}
+	}
 	out := make([]int, s.pool.Workers())
 	for i := range out {
 		out[i] = s.pool.QueueLen(i)

@@ -2,9 +2,11 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,8 @@ var srvAddr = netip.MustParseAddr("192.0.2.2")
 // event log shared with the journal so the test sees their order.
 type fakeConn struct {
 	in     chan []byte
+	burst  chan [][]byte // queries that arrive together
+	queued [][]byte      // the rest of the current burst, for TryRead
 	events *events
 	closed chan struct{}
 }
@@ -39,16 +43,39 @@ func (e *events) add(s string) {
 }
 
 func (c *fakeConn) Read(p *netio.Packet) error {
+	if ok, _ := c.TryRead(p); ok {
+		return nil
+	}
 	select {
 	case b := <-c.in:
+		fill(p, b)
+		return nil
+	case bs := <-c.burst:
+		fill(p, bs[0])
+		c.queued = bs[1:]
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+// TryRead hands out the rest of a burst.
+func (c *fakeConn) TryRead(p *netio.Packet) (bool, error) {
+	if len(c.queued) == 0 {
+		return false, nil
+	}
+	fill(p, c.queued[0])
+	c.queued = c.queued[1:]
+	return true, nil
+}
+
+func fill(p *netio.Packet, b []byte) {
+	{
 		p.N = copy(p.Buf, b)
 		p.Iface, p.IfaceAddrs = "eth0", []netip.Prefix{netip.PrefixFrom(srvAddr, 24)}
 		p.Src = netip.AddrPortFrom(netip.IPv4Unspecified(), 68)
 		p.Dst = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 		p.SrcMAC = net.HardwareAddr{2, 0, 0, 0, 0, 1}
-		return nil
-	case <-c.closed:
-		return net.ErrClosed
 	}
 }
 
@@ -74,17 +101,28 @@ func (j *fakeJournal) Commit(changes ...lease.Change) error {
 		j.events.add("commit failed")
 		return errors.New("disk full")
 	}
-	j.events.add("commit " + changes[len(changes)-1].New.Addr.String())
+	addrs := make([]string, len(changes))
+	for i, c := range changes {
+		addrs[i] = c.New.Addr.String()
+	}
+	j.events.add("commit " + strings.Join(addrs, " "))
 	return nil
 }
 
-func setup(t *testing.T, failJournal bool) (*Server, *fakeConn, *events, *lease.Store) {
+// bothModes runs f with worker goroutines and in Direct mode.
+func bothModes(t *testing.T, f func(t *testing.T, direct bool)) {
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { f(t, direct) })
+	}
+}
+
+func setup(t *testing.T, failJournal, direct bool) (*Server, *fakeConn, *events, *lease.Store) {
 	t.Helper()
-	return setupWith(t, failJournal, nil)
+	return setupWith(t, failJournal, direct, nil)
 }
 
 // setupWith is setup with a chance to adjust the server's Config.
-func setupWith(t *testing.T, failJournal bool, adjust func(*Config, *events)) (*Server, *fakeConn, *events, *lease.Store) {
+func setupWith(t *testing.T, failJournal, direct bool, adjust func(*Config, *events)) (*Server, *fakeConn, *events, *lease.Store) {
 	t.Helper()
 	store := lease.NewStore()
 	n := &dhcp4.Network{Subnets: []*dhcp4.Subnet{{
@@ -99,12 +137,12 @@ func setupWith(t *testing.T, failJournal bool, adjust func(*Config, *events)) (*
 	}
 	ev := &events{got: make(chan struct{}, 16)}
 	j := &fakeJournal{events: ev, fail: failJournal}
-	cfg := Config{Engine: e, Journal: j, Workers: 2, QueueSize: 8}
+	cfg := Config{Engine: e, Journal: j, Workers: 2, QueueSize: 8, Direct: direct}
 	if adjust != nil {
 		adjust(&cfg, ev)
 	}
 	s := New(cfg)
-	c := &fakeConn{in: make(chan []byte, 4), events: ev, closed: make(chan struct{})}
+	c := &fakeConn{in: make(chan []byte, 4), burst: make(chan [][]byte, 1), events: ev, closed: make(chan struct{})}
 	s.Serve(c)
 	t.Cleanup(func() { close(c.closed); s.Close() })
 	return s, c, ev, store
@@ -137,66 +175,72 @@ func (e *events) wait(t *testing.T, n int) []string {
 }
 
 func TestDORAJournalsBeforeACK(t *testing.T) {
-	_, c, ev, store := setup(t, false)
-	c.in <- query(t, dhcpv4.MessageTypeDiscover)
-	got := ev.wait(t, 1)
-	if got[0] != "send OFFER 192.0.2.100" {
-		t.Fatalf("after DISCOVER: %v", got)
-	}
-	c.in <- query(t, dhcpv4.MessageTypeRequest,
-		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(srvAddr.AsSlice())),
-		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 100))))
-	got = ev.wait(t, 2)
-	if got[1] != "commit 192.0.2.100" || got[2] != "send ACK 192.0.2.100" {
-		t.Fatalf("events %v: want the lease committed, then the ACK sent", got)
-	}
-	if _, ok := store.Get(netip.MustParseAddr("192.0.2.100")); !ok {
-		t.Error("ACKed lease not in the store")
-	}
+	bothModes(t, func(t *testing.T, direct bool) {
+		_, c, ev, store := setup(t, false, direct)
+		c.in <- query(t, dhcpv4.MessageTypeDiscover)
+		got := ev.wait(t, 1)
+		if got[0] != "send OFFER 192.0.2.100" {
+			t.Fatalf("after DISCOVER: %v", got)
+		}
+		c.in <- query(t, dhcpv4.MessageTypeRequest,
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(srvAddr.AsSlice())),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 100))))
+		got = ev.wait(t, 2)
+		if got[1] != "commit 192.0.2.100" || got[2] != "send ACK 192.0.2.100" {
+			t.Fatalf("events %v: want the lease committed, then the ACK sent", got)
+		}
+		if _, ok := store.Get(netip.MustParseAddr("192.0.2.100")); !ok {
+			t.Error("ACKed lease not in the store")
+		}
+	})
 }
 
 func TestJournalFailureDropsACKAndUndoes(t *testing.T) {
-	_, c, ev, store := setup(t, true)
-	c.in <- query(t, dhcpv4.MessageTypeRequest,
-		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(srvAddr.AsSlice())),
-		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 101))))
-	got := ev.wait(t, 1)
-	if got[0] != "commit failed" {
-		t.Fatalf("events %v", got)
-	}
-	// Nothing else follows: no ACK. A DISCOVER afterwards proves the
-	// worker moved on.
-	c.in <- query(t, dhcpv4.MessageTypeDiscover)
-	got = ev.wait(t, 1)
-	if len(got) != 2 || got[1][:10] != "send OFFER" {
-		t.Fatalf("events %v: want no ACK, then an OFFER", got)
-	}
-	if store.Len() != 0 {
-		t.Errorf("store holds %d leases after a failed commit", store.Len())
-	}
+	bothModes(t, func(t *testing.T, direct bool) {
+		_, c, ev, store := setup(t, true, direct)
+		c.in <- query(t, dhcpv4.MessageTypeRequest,
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(srvAddr.AsSlice())),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 0, 2, 101))))
+		got := ev.wait(t, 1)
+		if got[0] != "commit failed" {
+			t.Fatalf("events %v", got)
+		}
+		// Nothing else follows: no ACK. A DISCOVER afterwards proves the
+		// worker moved on.
+		c.in <- query(t, dhcpv4.MessageTypeDiscover)
+		got = ev.wait(t, 1)
+		if len(got) != 2 || got[1][:10] != "send OFFER" {
+			t.Fatalf("events %v: want no ACK, then an OFFER", got)
+		}
+		if store.Len() != 0 {
+			t.Errorf("store holds %d leases after a failed commit", store.Len())
+		}
+	})
 }
 
 func TestDisabledDropsOnReceipt(t *testing.T) {
-	s, c, ev, _ := setup(t, false)
-	dropped := make(chan string, 4)
-	s.stats = dhcp4.StatsFunc(func(name string, _ int64) {
-		if name == "pkt4-service-disabled" {
-			dropped <- name
+	bothModes(t, func(t *testing.T, direct bool) {
+		s, c, ev, _ := setup(t, false, direct)
+		dropped := make(chan string, 4)
+		s.stats = dhcp4.StatsFunc(func(name string, _ int64) {
+			if name == "pkt4-service-disabled" {
+				dropped <- name
+			}
+		})
+		s.SetEnabled(false)
+		c.in <- query(t, dhcpv4.MessageTypeDiscover)
+		select {
+		case <-dropped:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a query received while disabled was not dropped")
+		}
+		s.SetEnabled(true)
+		c.in <- query(t, dhcpv4.MessageTypeDiscover)
+		got := ev.wait(t, 1)
+		if len(got) != 1 || got[0] != "send OFFER 192.0.2.100" {
+			t.Errorf("events %v, want exactly one OFFER", got)
 		}
 	})
-	s.SetEnabled(false)
-	c.in <- query(t, dhcpv4.MessageTypeDiscover)
-	select {
-	case <-dropped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a query received while disabled was not dropped")
-	}
-	s.SetEnabled(true)
-	c.in <- query(t, dhcpv4.MessageTypeDiscover)
-	got := ev.wait(t, 1)
-	if len(got) != 1 || got[0] != "send OFFER 192.0.2.100" {
-		t.Errorf("events %v, want exactly one OFFER", got)
-	}
 }
 
 func request(t *testing.T, mac net.HardwareAddr, ip net.IP) []byte {
@@ -207,65 +251,86 @@ func request(t *testing.T, mac net.HardwareAddr, ip net.IP) []byte {
 }
 
 func TestAfterCommit(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		err  error
-		want []string
-	}{
-		{"acknowledged", nil, []string{"commit 192.0.2.100", "after 192.0.2.100", "send ACK 192.0.2.100"}},
-		{"refused", errors.New("partner unavailable"), []string{"commit 192.0.2.100", "after 192.0.2.100"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, c, ev, store := setupWith(t, false, func(cfg *Config, ev *events) {
-				cfg.AfterCommit = func(ch []lease.Change) error {
-					ev.add("after " + ch[len(ch)-1].New.Addr.String())
-					return tc.err
+	bothModes(t, func(t *testing.T, direct bool) {
+		for _, tc := range []struct {
+			name string
+			err  error
+			want []string
+		}{
+			{"acknowledged", nil, []string{"commit 192.0.2.100", "after 192.0.2.100", "send ACK 192.0.2.100"}},
+			{"refused", errors.New("partner unavailable"), []string{"commit 192.0.2.100", "after 192.0.2.100"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, c, ev, store := setupWith(t, false, direct, func(cfg *Config, ev *events) {
+					cfg.AfterCommit = func(ch []lease.Change) error {
+						ev.add("after " + ch[len(ch)-1].New.Addr.String())
+						return tc.err
+					}
+				})
+				c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100))
+				ev.wait(t, len(tc.want))
+				// A DISCOVER from another client shows what followed (an
+				// OFFER needs no commit, so it skips AfterCommit).
+				c.in <- query(t, dhcpv4.MessageTypeDiscover, dhcpv4.WithHwAddr(net.HardwareAddr{2, 0, 0, 0, 0, 9}))
+				got := ev.wait(t, 1)
+				if want := append(tc.want, "send OFFER 192.0.2.101"); !slices.Equal(got, want) {
+					t.Fatalf("events %v, want %v", got, want)
+				}
+				if _, ok := store.Get(netip.MustParseAddr("192.0.2.100")); !ok {
+					t.Error("the lease is not kept locally")
 				}
 			})
-			c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100))
-			ev.wait(t, len(tc.want))
-			// A DISCOVER from another client shows what followed (an
-			// OFFER needs no commit, so it skips AfterCommit).
-			c.in <- query(t, dhcpv4.MessageTypeDiscover, dhcpv4.WithHwAddr(net.HardwareAddr{2, 0, 0, 0, 0, 9}))
-			got := ev.wait(t, 1)
-			if want := append(tc.want, "send OFFER 192.0.2.101"); !slices.Equal(got, want) {
-				t.Fatalf("events %v, want %v", got, want)
-			}
-			if _, ok := store.Get(netip.MustParseAddr("192.0.2.100")); !ok {
-				t.Error("the lease is not kept locally")
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestAfterCommitParkLimit(t *testing.T) {
-	release := make(chan struct{})
-	dropped := make(chan struct{}, 4)
-	_, c, ev, _ := setupWith(t, false, func(cfg *Config, ev *events) {
-		cfg.ParkLimit = 1
-		cfg.Stats = dhcp4.StatsFunc(func(name string, _ int64) {
-			if name == "pkt4-receive-drop" {
-				dropped <- struct{}{}
+	bothModes(t, func(t *testing.T, direct bool) {
+		release := make(chan struct{})
+		dropped := make(chan struct{}, 4)
+		_, c, ev, _ := setupWith(t, false, direct, func(cfg *Config, ev *events) {
+			cfg.ParkLimit = 1
+			cfg.Stats = dhcp4.StatsFunc(func(name string, _ int64) {
+				if name == "pkt4-receive-drop" {
+					dropped <- struct{}{}
+				}
+			})
+			cfg.AfterCommit = func(ch []lease.Change) error {
+				ev.add("after " + ch[len(ch)-1].New.Addr.String())
+				<-release
+				return nil
 			}
 		})
-		cfg.AfterCommit = func(ch []lease.Change) error {
-			ev.add("after " + ch[len(ch)-1].New.Addr.String())
-			<-release
-			return nil
+		c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100))
+		ev.wait(t, 2) // committed, parked
+		c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 2}, net.IPv4(192, 0, 2, 101))
+		ev.wait(t, 1) // committed; the only slot is taken
+		select {
+		case <-dropped:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the reply past the park limit was not dropped")
+		}
+		close(release)
+		got := ev.wait(t, 1)
+		want := []string{"commit 192.0.2.100", "after 192.0.2.100", "commit 192.0.2.101", "send ACK 192.0.2.100"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
 		}
 	})
-	c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100))
-	ev.wait(t, 2) // committed, parked
-	c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 2}, net.IPv4(192, 0, 2, 101))
-	ev.wait(t, 1) // committed; the only slot is taken
-	select {
-	case <-dropped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the reply past the park limit was not dropped")
+}
+
+// TestBurstIsOneCommit checks that queries that arrive together are
+// answered as one batch: their leases go to the journal in one commit,
+// and the ACKs leave only after it.
+func TestBurstIsOneCommit(t *testing.T) {
+	_, c, ev, _ := setup(t, false, true)
+	c.burst <- [][]byte{
+		request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100)),
+		query(t, dhcpv4.MessageTypeDiscover, dhcpv4.WithHwAddr(net.HardwareAddr{2, 0, 0, 0, 0, 3})),
+		request(t, net.HardwareAddr{2, 0, 0, 0, 0, 2}, net.IPv4(192, 0, 2, 105)),
 	}
-	close(release)
-	got := ev.wait(t, 1)
-	want := []string{"commit 192.0.2.100", "after 192.0.2.100", "commit 192.0.2.101", "send ACK 192.0.2.100"}
+	got := ev.wait(t, 4)
+	want := []string{"send OFFER 192.0.2.101", "commit 192.0.2.100 192.0.2.105", "send ACK 192.0.2.100", "send ACK 192.0.2.105"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
