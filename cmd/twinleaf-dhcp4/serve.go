@@ -128,6 +128,15 @@ func serve(o options, stdout, stderr io.Writer) int {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
+	// TWINLEAF_MEMPROFILE=file writes a heap profile at shutdown.
+	if path := os.Getenv("TWINLEAF_MEMPROFILE"); path != "" {
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d := &service{o: o, log: log, logs: logs, store: lease.NewStore(), start: time.Now(), stop: cancel, stats: stats.New(time.Now)}

@@ -12,6 +12,7 @@ package alloc
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -94,16 +95,21 @@ type Pool struct {
 	free  *freeSet   // FreeList: offsets believed free
 	held  map[uint64]holder
 	holdQ []queued // holds in the order they expire
+	seed  maphash.Seed
 }
 
+// holder is a hold on one offset: 16 bytes, as a pool may carry one for
+// every OFFER of the last hold period. The client is known by a 64-bit
+// hash of its identity; two clients would have to collide on it for one
+// to take the other's held address.
 type holder struct {
-	client string
-	until  time.Time
+	client uint64
+	until  int64 // UnixNano
 }
 
 type queued struct {
 	off   uint64
-	until time.Time
+	until int64
 }
 
 // NewPool returns a pool handing out first through last inclusive.
@@ -122,6 +128,7 @@ func NewPool(first, last netip.Addr, cfg Config) (*Pool, error) {
 		kind:  cfg.Kind,
 		hold:  cfg.Hold,
 		held:  make(map[uint64]holder),
+		seed:  maphash.MakeSeed(),
 	}
 	switch cfg.Kind {
 	case Iterative:
@@ -259,7 +266,7 @@ func (p *Pool) try(off uint64, now time.Time, client string, usable Usable) (net
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if h, ok := p.held[off]; ok && h.client != client && now.Before(h.until) {
+	if p.heldByOther(off, client, now) {
 		return netip.Addr{}, false
 	}
 	p.holdLocked(off, client, now)
@@ -283,9 +290,14 @@ func (p *Pool) holdLocked(off uint64, client string, now time.Time) {
 	if p.hold <= 0 {
 		return
 	}
-	until := now.Add(p.hold)
-	p.held[off] = holder{client: client, until: until}
+	until := now.Add(p.hold).UnixNano()
+	p.held[off] = holder{client: maphash.String(p.seed, client), until: until}
 	p.holdQ = append(p.holdQ, queued{off: off, until: until})
+}
+
+func (p *Pool) heldByOther(off uint64, client string, now time.Time) bool {
+	h, ok := p.held[off]
+	return ok && h.client != maphash.String(p.seed, client) && now.UnixNano() < h.until
 }
 
 // HeldByOther reports whether addr is held for a client other than client.
@@ -296,8 +308,7 @@ func (p *Pool) HeldByOther(addr netip.Addr, client string, now time.Time) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h, ok := p.held[off]
-	return ok && h.client != client && now.Before(h.until)
+	return p.heldByOther(off, client, now)
 }
 
 // expire drops holds that have run out. For the free list, an address
@@ -305,12 +316,13 @@ func (p *Pool) HeldByOther(addr netip.Addr, client string, now time.Time) bool {
 // before handing it out, so a lease made meanwhile is not overridden.
 func (p *Pool) expire(now time.Time) {
 	n := 0
+	t := now.UnixNano()
 	for _, q := range p.holdQ {
-		if now.Before(q.until) {
+		if t < q.until {
 			break
 		}
 		n++
-		if h, ok := p.held[q.off]; ok && !now.Before(h.until) {
+		if h, ok := p.held[q.off]; ok && t >= h.until {
 			delete(p.held, q.off)
 			if p.free != nil {
 				p.free.set(q.off)
@@ -322,14 +334,18 @@ func (p *Pool) expire(now time.Time) {
 	}
 }
 
-// Taken records that addr now has a lease, so the free list skips it.
+// Taken records that addr now has a lease, so the free list skips it. Any
+// hold on it ends: the lease now keeps the address from other clients.
 func (p *Pool) Taken(addr netip.Addr) {
 	off, ok := p.offset(addr)
-	if !ok || p.free == nil {
+	if !ok {
 		return
 	}
 	p.mu.Lock()
-	p.free.clear(off)
+	delete(p.held, off)
+	if p.free != nil {
+		p.free.clear(off)
+	}
 	p.mu.Unlock()
 }
 

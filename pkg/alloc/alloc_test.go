@@ -159,6 +159,13 @@ func TestHold(t *testing.T) {
 			if p.HeldByOther(a, "A", later) {
 				t.Fatal("Freed left a hold in place")
 			}
+			// A lease ends the hold (the lease guards the address now),
+			// so the pool does not carry a hold per lease granted.
+			p.Pick(later, "A", free)
+			p.Taken(a)
+			if p.HeldByOther(a, "B", later) || len(p.held) != 0 {
+				t.Fatalf("Taken left %d holds", len(p.held))
+			}
 		})
 	}
 }

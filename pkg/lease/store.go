@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // shards spreads leases over independently locked parts so that workers
@@ -31,63 +32,112 @@ type Store struct {
 }
 
 type shard struct {
-	mu       sync.RWMutex
-	byAddr   map[netip.Addr]*Lease
+	mu sync.RWMutex
+	// byAddr is keyed by the four bytes of an IPv4 address rather than a
+	// netip.Addr: a third of the size, for the map most of the store's
+	// memory goes to.
+	byAddr   map[[4]byte]*Lease
 	bySubnet map[uint32]int // lease count per subnet, any state
 }
 
 // index maps an identifier to the leases carrying it, in shards chosen by
 // the identifier's hash.
+//
+// The maps are keyed by that 64-bit hash, not by the identifier, and an
+// identifier nearly always belongs to one lease: so an entry is 16 bytes
+// with nothing allocated beside it, where a string key and a slice of
+// leases took five times that. Hashes shared by several leases (a client
+// with leases in several subnets, or a collision) move to more; lookups
+// compare the identifier itself, so a collision is never a false match.
 type index struct {
 	seed   maphash.Seed
+	key    func(*Lease) []byte // the identifier a lease is indexed by
 	shards [shards]indexShard
 }
 
 type indexShard struct {
-	mu sync.RWMutex
-	m  map[string][]*Lease
+	mu   sync.RWMutex
+	one  map[uint64]*Lease
+	more map[uint64][]*Lease
 }
 
-func (x *index) init() {
+func (x *index) init(key func(*Lease) []byte) {
 	x.seed = maphash.MakeSeed()
+	x.key = key
 	for i := range x.shards {
-		x.shards[i].m = map[string][]*Lease{}
+		x.shards[i].one = map[uint64]*Lease{}
+		x.shards[i].more = map[uint64][]*Lease{}
 	}
 }
 
-func (x *index) shard(key string) *indexShard {
-	return &x.shards[maphash.String(x.seed, key)%shards]
+func (x *index) hash(key []byte) (*indexShard, uint64) {
+	h := maphash.Bytes(x.seed, key)
+	return &x.shards[h%shards], h
 }
 
-func (x *index) add(key string, l *Lease) {
-	if key == "" {
+func (x *index) add(l *Lease) {
+	key := x.key(l)
+	if len(key) == 0 {
 		return
 	}
-	sh := x.shard(key)
+	sh, h := x.hash(key)
 	sh.mu.Lock()
-	sh.m[key] = append(sh.m[key], l)
-	sh.mu.Unlock()
-}
-
-func (x *index) remove(key string, l *Lease) {
-	if key == "" {
+	defer sh.mu.Unlock()
+	if more, ok := sh.more[h]; ok {
+		sh.more[h] = append(more, l)
 		return
 	}
-	sh := x.shard(key)
-	sh.mu.Lock()
-	drop(sh.m, key, l)
-	sh.mu.Unlock()
+	if first, ok := sh.one[h]; ok {
+		delete(sh.one, h)
+		sh.more[h] = []*Lease{first, l}
+		return
+	}
+	sh.one[h] = l
 }
 
-// get returns the leases under key that keep accepts, ascending by address.
-func (x *index) get(key string, keep func(*Lease) bool) []*Lease {
-	sh := x.shard(key)
+func (x *index) remove(l *Lease) {
+	key := x.key(l)
+	if len(key) == 0 {
+		return
+	}
+	sh, h := x.hash(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.one[h] == l {
+		delete(sh.one, h)
+		return
+	}
+	more := sh.more[h]
+	if i := slices.Index(more, l); i >= 0 {
+		more = slices.Delete(more, i, i+1)
+	}
+	switch len(more) {
+	case 0:
+		delete(sh.more, h)
+	case 1:
+		delete(sh.more, h)
+		sh.one[h] = more[0]
+	default:
+		sh.more[h] = more
+	}
+}
+
+// get returns the leases indexed under key that keep accepts, ascending
+// by address.
+func (x *index) get(key []byte, keep func(*Lease) bool) []*Lease {
+	sh, h := x.hash(key)
 	sh.mu.RLock()
 	var out []*Lease
-	for _, l := range sh.m[key] {
-		if keep == nil || keep(l) {
+	match := func(l *Lease) {
+		if bytes.Equal(x.key(l), key) && (keep == nil || keep(l)) {
 			out = append(out, l)
 		}
+	}
+	if l, ok := sh.one[h]; ok {
+		match(l)
+	}
+	for _, l := range sh.more[h] {
+		match(l)
 	}
 	sh.mu.RUnlock()
 	sortByAddr(out)
@@ -97,12 +147,12 @@ func (x *index) get(key string, keep func(*Lease) bool) []*Lease {
 // NewStore returns an empty store.
 func NewStore() *Store {
 	s := &Store{seed: maphash.MakeSeed()}
-	s.byCID.init()
-	s.byHW.init()
-	s.byHost.init()
+	s.byCID.init(func(l *Lease) []byte { return l.ClientID })
+	s.byHW.init(func(l *Lease) []byte { return l.HWAddr })
+	s.byHost.init(func(l *Lease) []byte { return unsafe.Slice(unsafe.StringData(l.Hostname), len(l.Hostname)) })
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.byAddr = map[netip.Addr]*Lease{}
+		sh.byAddr = map[[4]byte]*Lease{}
 		sh.bySubnet = map[uint32]int{}
 	}
 	return s
@@ -117,7 +167,7 @@ func (s *Store) shard(a netip.Addr) *shard {
 func (s *Store) Get(addr netip.Addr) (*Lease, bool) {
 	sh := s.shard(addr)
 	sh.mu.RLock()
-	l, ok := sh.byAddr[addr]
+	l, ok := sh.byAddr[addr.As4()]
 	sh.mu.RUnlock()
 	return l, ok
 }
@@ -127,7 +177,7 @@ func (s *Store) ByClientID(subnetID uint32, cid []byte) []*Lease {
 	if len(cid) == 0 {
 		return nil
 	}
-	return s.byCID.get(string(cid), subnetFilter(subnetID))
+	return s.byCID.get(cid, subnetFilter(subnetID))
 }
 
 // ByHWAddr returns the leases in subnet subnetID whose hardware address is hw.
@@ -135,7 +185,7 @@ func (s *Store) ByHWAddr(subnetID uint32, hw net.HardwareAddr) []*Lease {
 	if len(hw) == 0 {
 		return nil
 	}
-	return s.byHW.get(string(hw), subnetFilter(subnetID))
+	return s.byHW.get(hw, subnetFilter(subnetID))
 }
 
 // ByClientIDAny returns the leases with client-id cid in every subnet.
@@ -143,7 +193,7 @@ func (s *Store) ByClientIDAny(cid []byte) []*Lease {
 	if len(cid) == 0 {
 		return nil
 	}
-	return s.byCID.get(string(cid), nil)
+	return s.byCID.get(cid, nil)
 }
 
 // ByHWAddrAny returns the leases with hardware address hw in every subnet.
@@ -151,7 +201,7 @@ func (s *Store) ByHWAddrAny(hw net.HardwareAddr) []*Lease {
 	if len(hw) == 0 {
 		return nil
 	}
-	return s.byHW.get(string(hw), nil)
+	return s.byHW.get(hw, nil)
 }
 
 // ByHostname returns the leases whose hostname is name (case-sensitive,
@@ -160,7 +210,7 @@ func (s *Store) ByHostname(name string) []*Lease {
 	if name == "" {
 		return nil
 	}
-	return s.byHost.get(name, nil)
+	return s.byHost.get([]byte(name), nil)
 }
 
 func subnetFilter(id uint32) func(*Lease) bool {
@@ -174,7 +224,7 @@ func (s *Store) CompareAndPut(old, nl *Lease) bool {
 	sh := s.shard(nl.Addr)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	cur := sh.byAddr[nl.Addr]
+	cur := sh.byAddr[nl.Addr.As4()]
 	if cur != old {
 		return false
 	}
@@ -191,7 +241,7 @@ func (s *Store) CompareAndDelete(cur *Lease) bool {
 	sh := s.shard(cur.Addr)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.byAddr[cur.Addr] != cur {
+	if sh.byAddr[cur.Addr.As4()] != cur {
 		return false
 	}
 	s.unindex(sh, cur)
@@ -204,7 +254,7 @@ func (s *Store) Put(l *Lease) *Lease {
 	sh := s.shard(l.Addr)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old := sh.byAddr[l.Addr]
+	old := sh.byAddr[l.Addr.As4()]
 	if old != nil {
 		s.unindex(sh, old)
 	}
@@ -217,7 +267,7 @@ func (s *Store) Delete(addr netip.Addr) (*Lease, bool) {
 	sh := s.shard(addr)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	l, ok := sh.byAddr[addr]
+	l, ok := sh.byAddr[addr.As4()]
 	if ok {
 		s.unindex(sh, l)
 	}
@@ -227,37 +277,22 @@ func (s *Store) Delete(addr netip.Addr) (*Lease, bool) {
 // index adds l to its address shard sh (whose write lock is held) and to
 // the identifier indexes.
 func (s *Store) index(sh *shard, l *Lease) {
-	sh.byAddr[l.Addr] = l
+	sh.byAddr[l.Addr.As4()] = l
 	sh.bySubnet[l.SubnetID]++
-	s.byCID.add(string(l.ClientID), l)
-	s.byHW.add(string(l.HWAddr), l)
-	s.byHost.add(l.Hostname, l)
+	s.byCID.add(l)
+	s.byHW.add(l)
+	s.byHost.add(l)
 }
 
 // unindex is index undone.
 func (s *Store) unindex(sh *shard, l *Lease) {
-	delete(sh.byAddr, l.Addr)
+	delete(sh.byAddr, l.Addr.As4())
 	if sh.bySubnet[l.SubnetID]--; sh.bySubnet[l.SubnetID] == 0 {
 		delete(sh.bySubnet, l.SubnetID)
 	}
-	s.byCID.remove(string(l.ClientID), l)
-	s.byHW.remove(string(l.HWAddr), l)
-	s.byHost.remove(l.Hostname, l)
-}
-
-func drop(m map[string][]*Lease, key string, l *Lease) {
-	ls := m[key]
-	for i, x := range ls {
-		if x == l {
-			ls = slices.Delete(ls, i, i+1)
-			break
-		}
-	}
-	if len(ls) == 0 {
-		delete(m, key)
-	} else {
-		m[key] = ls
-	}
+	s.byCID.remove(l)
+	s.byHW.remove(l)
+	s.byHost.remove(l)
 }
 
 // Len is the number of leases stored, in every state.
