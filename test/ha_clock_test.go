@@ -111,6 +111,18 @@ func (n haNode) waitSkew(t *testing.T, l *Lab, want time.Duration) haClockStatus
 	return st
 }
 
+// waitLog waits until the server has logged a line containing text. The
+// deadline only guards against a hang.
+func waitLog(t *testing.T, s *Server, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if strings.Contains(s.Output(), text) {
+			return
+		}
+	}
+	t.Fatalf("the server never logged %q:\n%s", text, s.Output())
+}
+
 // logLine is the first line of out containing id, or "".
 func logLine(out, id string) string {
 	for line := range strings.Lines(out) {
@@ -178,6 +190,43 @@ func TestHAClockSkewTerminates(t *testing.T) {
 			t.Errorf("%s's log does not say the clock skew terminated HA:\n%s", c.node.addr, out)
 		}
 		t.Logf("%s: %s, clock-skew %d; %s", c.node.addr, st.State, deref(st.Skew), line)
+	}
+}
+
+// TestHAClockSkewJudgedOnceSynced: the standby's clock is 90 s ahead and
+// not yet synchronised, so the pair forms and the skew is only a warning;
+// then the clock claims to be synchronised while still 90 s off (an NTP
+// server that is itself wrong). Now both clocks are synchronised and the
+// skew is a real fault: both servers terminate from hot-standby.
+func TestHAClockSkewJudgedOnceSynced(t *testing.T) {
+	l, ns, dirs := haLab(t)
+	confs, primary, standby := homePair(t, l, ns, dirs, "judged-")
+	_, env1 := labClock(t, l, "clock1", "0s synced")
+	clock2, env2 := labClock(t, l, "clock2", "90s unsynced")
+	s1 := StartServer(t, l, ns[0], dirs[0], confs[0], env1)
+	s2 := StartServer(t, l, ns[1], dirs[1], confs[1], env2)
+
+	primary.waitState(t, l, "hot-standby")
+	standby.waitState(t, l, "hot-standby")
+	// The warning comes from the check that would have terminated: once
+	// both logged it, both judged the skew and carried on.
+	for _, n := range []struct {
+		node haNode
+		srv  *Server
+	}{{primary, s1}, {standby, s2}} {
+		waitLog(t, n.srv, "waiting for a synchronized clock before acting on it")
+		if st, err := n.node.state(l); err != nil || st != "hot-standby" {
+			t.Fatalf("%s is in %q (%v) with an unsynchronised clock 90 s off, want hot-standby", n.node.addr, st, err)
+		}
+	}
+
+	setLabClock(t, clock2, "90s synced")
+	primary.waitState(t, l, "terminated")
+	standby.waitState(t, l, "terminated")
+	for _, s := range []*Server{s1, s2} {
+		if logLine(s.Output(), "HA_HIGH_CLOCK_SKEW_CAUSED_TERMINATION") == "" {
+			t.Errorf("the log does not say the clock skew terminated HA:\n%s", s.Output())
+		}
 	}
 }
 
