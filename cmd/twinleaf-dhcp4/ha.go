@@ -78,6 +78,9 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 				d.netstate.Disable(server.OriginHALocal, 0)
 			}
 		}}
+	if d.haClock != nil {
+		cfg.Now, cfg.ClockSynced = d.haClock.Now, d.haClock.Synced
+	}
 	if len(s.backups) > 0 || partner != nil {
 		t, err := ha.NewHTTPTransport(h)
 		if err != nil {

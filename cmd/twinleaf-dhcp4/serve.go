@@ -91,6 +91,9 @@ type service struct {
 	reclaim  *lease.Reclaimer
 	// ha is libdhcp_ha.so's relationship, nil without one.
 	ha *haService
+	// haClock is the lab's HA clock (TWINLEAF_TEST_CLOCK); nil on a real
+	// board, where HA uses the system clock and adjtimex.
+	haClock *labClock
 	// subnets are the running configuration's subnets as lease commands
 	// see them; swapped on reload.
 	subnets atomic.Pointer[[]leasecmds.SubnetInfo]
@@ -140,6 +143,14 @@ func serve(o options, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d := &service{o: o, log: log, logs: logs, store: lease.NewStore(), start: time.Now(), stop: cancel, stats: stats.New(time.Now)}
+	if path := os.Getenv(labClockEnv); path != "" {
+		c, err := newLabClock(path, time.Now, log)
+		if err != nil {
+			log.Error("DHCP4_INIT_FAIL failed to initialize Kea server", "error", err)
+			return 1
+		}
+		d.haClock = c
+	}
 	d.stats.Start()
 	d.cfgp.Store(cfg)
 	d.configureStats(cfg)

@@ -150,7 +150,7 @@ func TestClockSkew(t *testing.T) {
 		log           string
 	}{
 		{"small", 20 * time.Second, true, true, Syncing, ""},
-		{"warn", 45 * time.Second, true, true, Syncing, "HA_HIGH_CLOCK_SKEW server1: my time: 2026-11-26 22:00:00, partner's time: 2026-11-26 22:00:45, partner's clock is 45s ahead of, please synchronize clocks!"},
+		{"warn", 45 * time.Second, true, true, Syncing, "HA_HIGH_CLOCK_SKEW server1: my time: 2026-11-26 22:00:00, partner's time: 2026-11-26 22:00:45, partner's clock is 45s ahead, please synchronize clocks!"},
 		{"exactly 60 s", 60 * time.Second, true, true, Syncing, "HA_HIGH_CLOCK_SKEW"},
 		{"terminate", 61 * time.Second, true, true, Terminated, "HA_HIGH_CLOCK_SKEW_CAUSED_TERMINATION server1: my time: 2026-11-26 22:00:00, partner's time: 2026-11-26 21:58:59, partner's clock is 61s behind, causing HA service to terminate"},
 		{"local clock not synced", 56 * 365 * 24 * time.Hour, false, true, Syncing, "waiting for a synchronized clock"},

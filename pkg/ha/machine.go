@@ -611,13 +611,17 @@ func (m *Machine) shouldTerminate() bool {
 func (m *Machine) skewText() string {
 	c := m.comm
 	const layout = "2006-01-02 15:04:05"
-	s := c.skew / time.Second
-	dir := "ahead of"
-	if s < 0 {
-		s, dir = -s, "behind"
+	var where string
+	switch s := c.skew / time.Second; {
+	case s == 0:
+		where = "synchronized"
+	case s < 0:
+		where = fmt.Sprintf("%ds behind", -s)
+	default:
+		where = fmt.Sprintf("%ds ahead", s)
 	}
-	return fmt.Sprintf("my time: %s, partner's time: %s, partner's clock is %ds %s", c.myTimeAtSkew.UTC().Format(layout),
-		c.partnerTime.UTC().Format(layout), s, dir)
+	return fmt.Sprintf("my time: %s, partner's time: %s, partner's clock is %s", c.myTimeAtSkew.UTC().Format(layout),
+		c.partnerTime.UTC().Format(layout), where)
 }
 
 // shouldPartnerDown is Kea's rule: only once communication is interrupted;
