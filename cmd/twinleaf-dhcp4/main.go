@@ -21,6 +21,13 @@ var (
 )
 
 func main() {
+	// Most of the heap is the lease store, which lives as long as the
+	// process; collecting at 50% growth instead of 100% keeps peak RSS near
+	// the store's size on a board with little memory, for about 2% more CPU.
+	// GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
