@@ -89,6 +89,9 @@ func ListenRaw(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*RawCon
 	return c, nil
 }
 
+// recvBuffer is the packet socket's receive buffer: about 2,000 queries.
+const recvBuffer = 4 << 20
+
 // listenPacket opens the filtered packet socket. It is created listening
 // to no protocol and bound to ETH_P_IP on iface only once the filter is
 // in place, so no unfiltered frame from any interface is ever queued.
@@ -100,6 +103,12 @@ func listenPacket(iface *net.Interface, port uint16) (*os.File, error) {
 	if err := attachFilter(fd, serverFilter(port)); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netio: filter on %s: %w", iface.Name, err)
+	}
+	// Room for a burst of queries while the reader waits on a lease-file
+	// flush. Best effort: the kernel caps it at net.core.rmem_max, and
+	// SO_RCVBUFFORCE (CAP_NET_ADMIN) goes past that cap when allowed.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBuffer) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, recvBuffer)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: iface.Index}); err != nil {
 		unix.Close(fd)
