@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -172,5 +173,23 @@ func TestCheckConfigHAFiles(t *testing.T) {
 	}
 	if rc := checkConfig("../../configs/secure-mt-server1.conf", false, &stdout, &stderr); rc != 0 {
 		t.Errorf("-t exit %d, want 0 (files are read only by -T): %s", rc, stderr.String())
+	}
+}
+
+// TestParkLimit: parked-packet-limit reaches the server as Kea reads it,
+// 0 meaning no limit.
+func TestParkLimit(t *testing.T) {
+	for _, tt := range []struct {
+		in   uint32
+		want int
+	}{
+		{0, server.NoParkLimit},
+		{1, 1},
+		{256, 256},
+		{math.MaxUint32, math.MaxInt32},
+	} {
+		if got := parkLimit(tt.in); got != tt.want {
+			t.Errorf("parkLimit(%d) = %d, want %d", tt.in, got, tt.want)
+		}
 	}
 }

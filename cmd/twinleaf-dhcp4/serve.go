@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -226,6 +227,7 @@ func (d *service) run(ctx context.Context) error {
 		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }}
 	if d.ha != nil {
 		sc.AfterCommit = d.ha.afterCommit
+		sc.ParkLimit = parkLimit(c.ParkedPacketLimit)
 	}
 	d.srv = server.New(sc)
 	defer d.srv.Close()
@@ -433,6 +435,15 @@ func (d *service) applyDeltas(ds lease.Deltas) {
 			d.stats.Add(k.Name, n)
 		}
 	}
+}
+
+// parkLimit is parked-packet-limit as the server takes it: Kea's 0 means
+// no limit.
+func parkLimit(v uint32) int {
+	if v == 0 {
+		return server.NoParkLimit
+	}
+	return int(min(v, math.MaxInt32))
 }
 
 // waitFirstScan waits, briefly, for the watcher's first look at the
