@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
 )
 
 // Fault is a failure of an HA request that waiting will not mend: the
@@ -72,7 +74,7 @@ func ConfigFault(err error) (Fault, bool) {
 		return Fault{"the partner's certificate failed our verification (" + v + ")", checkTLS}, true
 	}
 	var rh tls.RecordHeaderError
-	if errors.As(err, &rh) {
+	if errors.As(err, &rh) || errors.Is(err, http.ErrSchemeMismatch) {
 		return Fault{"the partner does not speak TLS on this port",
 			"TLS files are set for this peer here but the partner listens without TLS: set trust-anchor, cert-file and key-file on both boards, or on neither"}, true
 	}
@@ -88,13 +90,9 @@ func Refusal(err error) (Fault, bool) {
 	if err == nil || gone(err) {
 		return Fault{}, false
 	}
-	var se *StatusError
-	if errors.As(err, &se) {
-		if se.Code == http.StatusUnauthorized {
-			return Fault{"its requests to us carry wrong basic-auth credentials (HTTP 401)",
-				"check basic-auth-user and basic-auth-password of this peer in the partner's configuration against our authentication clients"}, true
-		}
-		return Fault{}, false
+	if errors.Is(err, ctrl.ErrUnauthorized) {
+		return Fault{"its requests to us carry wrong basic-auth credentials (HTTP 401)",
+			"check basic-auth-user and basic-auth-password of this peer in the partner's configuration against our authentication clients"}, true
 	}
 	if a, ok := remoteAlert(err); ok {
 		return Fault{"it refused our certificate in its TLS handshake with us (" + a + ")", checkTLS}, true
