@@ -123,10 +123,12 @@ func TestSyncStore(t *testing.T) {
 	}
 }
 
-// versionPeer answers version-get after failing the first calls.
+// versionPeer answers version-get after failing the first calls, or
+// fails every call with err.
 type versionPeer struct {
 	failures int
 	answer   string
+	err      error
 	calls    int
 }
 
@@ -134,6 +136,9 @@ func (p *versionPeer) Call(_ context.Context, peer string, body []byte) ([]byte,
 	p.calls++
 	if p.calls <= p.failures {
 		return nil, errors.New("connection refused")
+	}
+	if p.err != nil {
+		return nil, p.err
 	}
 	return []byte(p.answer), nil
 }
@@ -149,6 +154,7 @@ func TestDetectPartner(t *testing.T) {
 		{"Kea 3.0 after the partner came up", versionPeer{failures: 2, answer: `[{"result":0,"text":"3.0.1"}]`}, ha.Kea3, 3},
 		{"twinleaf", versionPeer{answer: `[{"result":0,"text":"1.0.0"}]`}, ha.Kea3, 1},
 		{"refused", versionPeer{answer: `{"result":403,"text":"Forbidden"}`}, ha.Kea3, 1},
+		{"restrict-commands listener", versionPeer{err: &ha.StatusError{URL: "https://192.0.2.2:8005/", Code: 403}}, ha.Kea3, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &haService{partner: "server2", log: hclog.NewNullLogger()}

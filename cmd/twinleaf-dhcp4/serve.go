@@ -308,7 +308,7 @@ func (d *service) run(ctx context.Context) error {
 			return err
 		}
 		if h := c.HA[0]; dedicatedListener(c, h) {
-			l, err := ha.Listen(h, d.reg)
+			l, err := ha.Listen(h, d.reg, d.ha.m.Refused)
 			if err != nil {
 				return fmt.Errorf("%s: high-availability dedicated listener: %w", h.Pos, err)
 			}
@@ -477,6 +477,11 @@ func (d *service) openControlSockets() ([]func(), error) {
 			closers = append(closers, func() { u.Close() })
 		case "http", "https":
 			h := &ctrl.HTTPHandler{Registry: d.reg, Headers: cs.Headers}
+			if d.ha != nil {
+				// The HA partner's requests come here without a
+				// dedicated listener: name its refused credentials.
+				h.Refused = d.ha.m.Refused
+			}
 			if cs.Auth != nil {
 				a, err := resolveAuth(cs.Auth)
 				if err != nil {

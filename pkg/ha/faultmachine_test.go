@@ -146,13 +146,13 @@ func TestRefusedPartner(t *testing.T) {
 	}
 	r := newRig(t, h)
 	r.answerHeartbeats(Waiting)
-	r.m.Refused(netip.MustParseAddr("192.0.2.77"), ctrl.ErrUnauthorized)
+	r.m.Refused(netip.MustParseAddrPort("192.0.2.77:40000"), ctrl.ErrUnauthorized)
 	r.beatFor(10 * time.Second)
 	if f := remoteFault(t, r.m); f != "" || r.m.PartnerState() != Waiting {
 		t.Fatalf("a refused operator counted against the partner: fault %q, partner %s", f, r.m.PartnerState())
 	}
 	for range 9 {
-		r.m.Refused(netip.MustParseAddr("192.0.2.3"), ctrl.ErrUnauthorized) // its heartbeat, refused
+		r.m.Refused(netip.MustParseAddrPort("192.0.2.3:40000"), ctrl.ErrUnauthorized) // its heartbeat, refused
 		r.beatFor(10 * time.Second)
 	}
 	if s := r.m.State(); s != PartnerDown || !r.m.DHCPEnabled() {

@@ -734,8 +734,9 @@ func (m *Machine) faultCleared() {
 // configuration fault on the partner's side, which this server reports
 // and, while it lasts, counts against the partner even when our own
 // requests get through. Refusals of other clients are not HA's business.
-func (m *Machine) Refused(from netip.Addr, err error) {
-	if m.partner == nil || !m.isPartner(from) {
+// Its signature is ctrl.HTTPHandler's Refused.
+func (m *Machine) Refused(from netip.AddrPort, err error) {
+	if m.partner == nil || !m.isPartner(from.Addr()) {
 		return
 	}
 	f, ok := Refusal(err)
@@ -753,7 +754,7 @@ func (m *Machine) Refused(from netip.Addr, err error) {
 	}
 	c.refusedLogged = now
 	m.log.Error(fmt.Sprintf("HA_CONFIG_FAULT %s: refused a request from partner %s (%s): %s: %s; %s", m.self.Name,
-		m.partner.Name, from.Unmap(), f.Cause, f.Check, m.faultConsequence()))
+		m.partner.Name, from.Addr().Unmap(), f.Cause, f.Check, m.faultConsequence()))
 }
 
 // isPartner reports whether a connection from a comes from the partner:
