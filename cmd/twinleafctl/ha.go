@@ -130,9 +130,14 @@ func printHAStatus(w io.Writer, st haStatus) {
 		contact = fmt.Sprintf("%ds ago", *r.Age)
 	}
 	fmt.Fprintf(w, "last contact: %s\n", contact)
-	if r.Interrupted {
+	switch {
+	case r.Interrupted && r.ConfigFault != "":
+		// The unacked count does not apply: a fault never makes the
+		// standby take over.
+		fmt.Fprintln(w, "communication: interrupted by the configuration fault below")
+	case r.Interrupted:
 		fmt.Fprintf(w, "communication: interrupted; %d unacked clients, %d more before partner-down\n", r.Unacked, r.UnackedLeft)
-	} else {
+	default:
 		fmt.Fprintln(w, "communication: ok")
 	}
 	if r.ClockSkew != nil && *r.ClockSkew != 0 {

@@ -54,8 +54,15 @@ clock skew: 1s
 this server  server2  standby  waiting      -
 partner      server1  primary  unavailable  -
 last contact: never (no heartbeat answered yet)
-communication: interrupted; 1 unacked clients, 5 more before partner-down
+communication: interrupted by the configuration fault below
 CONFIGURATION FAULT: TLS handshake refused our certificate (unknown certificate authority): check trust-anchor
+`},
+		{"partner down", strings.Replace(haFault, `"config-fault"`, `"other"`, 1), `mode: hot-standby
+             SERVER   ROLE     STATE        SCOPES
+this server  server2  standby  waiting      -
+partner      server1  primary  unavailable  -
+last contact: never (no heartbeat answered yet)
+communication: interrupted; 1 unacked clients, 5 more before partner-down
 `},
 		{"no partner", haBackup, `mode: passive-backup
              SERVER   ROLE     STATE    SCOPES
