@@ -158,3 +158,29 @@ func TestHACommands(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseHAStatus: whatever a server answers to status-get, parsing
+// and printing it does not panic, and a configuration fault is printed.
+func FuzzParseHAStatus(f *testing.F) {
+	for _, s := range []string{haPair, haFault, haBackup, `{}`, `{"ha-servers": {"remote": null}}`, `[]`, `{"ha-mode": 7}`} {
+		f.Add([]byte(`{"high-availability": [` + s + `]}`))
+	}
+	f.Add([]byte(`{"high-availability": []}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var args any
+		if json.Unmarshal(b, &args) != nil {
+			return
+		}
+		st, err := parseHAStatus(ctrl.Answer{Arguments: args})
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		printHAStatus(&out, st)
+		if r := st.Servers.Remote; r != nil && r.ConfigFault != "" &&
+			!strings.Contains(out.String(), "CONFIGURATION FAULT: "+r.ConfigFault+"\n") {
+			t.Errorf("the fault %q is not printed:\n%s", r.ConfigFault, out.String())
+		}
+	})
+}
