@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -215,7 +217,8 @@ func (s *haService) sendBackups(cmds []ha.Command) error {
 // detectPartner asks the partner's version-get until it answers, and
 // switches the lease updates to Kea 2.2's form if the partner is a Kea 2.x
 // (a board not yet moved to twinleaf). Any answer ends the search: a
-// partner that refuses the command is taken to be current.
+// partner that refuses the command (rc 1, or HTTP 403 from a listener
+// with restrict-commands) is taken to be current.
 func (s *haService) detectPartner(ctx context.Context, t ha.Transport, every time.Duration) {
 	body, err := json.Marshal(ha.Command{Command: "version-get"})
 	if err != nil {
@@ -228,6 +231,9 @@ func (s *haService) detectPartner(ctx context.Context, t ha.Transport, every tim
 				s.version.Store(uint32(ha.Kea22))
 				s.log.Info(fmt.Sprintf("HA_PARTNER_VERSION partner %s runs Kea %s: lease updates use Kea 2.2's form", s.partner, a.Text))
 			}
+			return
+		}
+		if se := (*ha.StatusError)(nil); errors.As(err, &se) && se.Code == http.StatusForbidden {
 			return
 		}
 		select {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -122,10 +123,12 @@ func TestSyncStore(t *testing.T) {
 	}
 }
 
-// versionPeer answers version-get after failing the first calls.
+// versionPeer answers version-get after failing the first calls, or
+// fails every call with err.
 type versionPeer struct {
 	failures int
 	answer   string
+	err      error
 	calls    int
 }
 
@@ -133,6 +136,9 @@ func (p *versionPeer) Call(_ context.Context, peer string, body []byte) ([]byte,
 	p.calls++
 	if p.calls <= p.failures {
 		return nil, errors.New("connection refused")
+	}
+	if p.err != nil {
+		return nil, p.err
 	}
 	return []byte(p.answer), nil
 }
@@ -148,6 +154,7 @@ func TestDetectPartner(t *testing.T) {
 		{"Kea 3.0 after the partner came up", versionPeer{failures: 2, answer: `[{"result":0,"text":"3.0.1"}]`}, ha.Kea3, 3},
 		{"twinleaf", versionPeer{answer: `[{"result":0,"text":"1.0.0"}]`}, ha.Kea3, 1},
 		{"refused", versionPeer{answer: `{"result":403,"text":"Forbidden"}`}, ha.Kea3, 1},
+		{"restrict-commands listener", versionPeer{err: &ha.StatusError{URL: "https://192.0.2.2:8005/", Code: 403}}, ha.Kea3, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &haService{partner: "server2", log: hclog.NewNullLogger()}
@@ -172,5 +179,23 @@ func TestCheckConfigHAFiles(t *testing.T) {
 	}
 	if rc := checkConfig("../../configs/secure-mt-server1.conf", false, &stdout, &stderr); rc != 0 {
 		t.Errorf("-t exit %d, want 0 (files are read only by -T): %s", rc, stderr.String())
+	}
+}
+
+// TestParkLimit: parked-packet-limit reaches the server as Kea reads it,
+// 0 meaning no limit.
+func TestParkLimit(t *testing.T) {
+	for _, tt := range []struct {
+		in   uint32
+		want int
+	}{
+		{0, server.NoParkLimit},
+		{1, 1},
+		{256, 256},
+		{math.MaxUint32, math.MaxInt32},
+	} {
+		if got := parkLimit(tt.in); got != tt.want {
+			t.Errorf("parkLimit(%d) = %d, want %d", tt.in, got, tt.want)
+		}
 	}
 }

@@ -68,6 +68,7 @@ func restartOnly(a, b *config.Dhcp4) []string {
 		{"multi-threading", a.MultiThreading, b.MultiThreading},
 		{"expired-leases-processing", a.ExpiredLeasesProcessing, b.ExpiredLeasesProcessing},
 		{"high-availability", a.HA, b.HA},
+		{"parked-packet-limit", a.ParkedPacketLimit, b.ParkedPacketLimit},
 		{"loggers", a.Loggers, b.Loggers},
 	} {
 		if !reflect.DeepEqual(s.x, s.y) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -226,6 +227,7 @@ func (d *service) run(ctx context.Context) error {
 		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }}
 	if d.ha != nil {
 		sc.AfterCommit = d.ha.afterCommit
+		sc.ParkLimit = parkLimit(c.ParkedPacketLimit)
 	}
 	d.srv = server.New(sc)
 	defer d.srv.Close()
@@ -306,7 +308,7 @@ func (d *service) run(ctx context.Context) error {
 			return err
 		}
 		if h := c.HA[0]; dedicatedListener(c, h) {
-			l, err := ha.Listen(h, d.reg)
+			l, err := ha.Listen(h, d.reg, d.ha.m.Refused)
 			if err != nil {
 				return fmt.Errorf("%s: high-availability dedicated listener: %w", h.Pos, err)
 			}
@@ -435,6 +437,15 @@ func (d *service) applyDeltas(ds lease.Deltas) {
 	}
 }
 
+// parkLimit is parked-packet-limit as the server takes it: Kea's 0 means
+// no limit.
+func parkLimit(v uint32) int {
+	if v == 0 {
+		return server.NoParkLimit
+	}
+	return int(min(v, math.MaxInt32))
+}
+
 // waitFirstScan waits, briefly, for the watcher's first look at the
 // interfaces, so READY=1 means the sockets that can be bound are bound. An
 // interface still missing does not hold readiness back: STATUS= says so.
@@ -466,6 +477,11 @@ func (d *service) openControlSockets() ([]func(), error) {
 			closers = append(closers, func() { u.Close() })
 		case "http", "https":
 			h := &ctrl.HTTPHandler{Registry: d.reg, Headers: cs.Headers}
+			if d.ha != nil {
+				// The HA partner's requests come here without a
+				// dedicated listener: name its refused credentials.
+				h.Refused = d.ha.m.Refused
+			}
 			if cs.Auth != nil {
 				a, err := resolveAuth(cs.Auth)
 				if err != nil {

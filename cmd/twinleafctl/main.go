@@ -40,6 +40,12 @@ Commands:
   config write [FILE]         write the running configuration to FILE (default: the server's file)
   reclaim                     reclaim expired leases now
   lfc                         clean up the lease file now (Kea's LFC)
+  ha status                   HA state of this server and its partner, contact, unacked clients, configuration fault
+  ha maintenance start|cancel put the partner in maintenance, this server serving its clients; or end it
+  ha sync [PARTNER]           fetch every lease from the partner now (ha-sync)
+  ha scopes SCOPE...          serve exactly these scopes until the next state change (ha-scopes)
+  ha continue                 resume a state machine paused by state-machine (ha-continue)
+  ha reset                    back to waiting, hence a resync (ha-reset)
   raw COMMAND [JSON-ARGS]     send any command, e.g. raw lease4-get '{"ip-address":"192.0.2.10"}'
   pki init --dir DIR          make a pair's CA and certificates (pki init -h)
   pair init --out DIR         write both boards' configs and certificates (pair init -h)
@@ -228,6 +234,8 @@ func dispatch(c *ctrl.Client, o *options, args []string, out io.Writer) error {
 			return show(c, o, out, "config-write", a, printText)
 		}
 		return errors.New("usage: config get | config test FILE | config reload | config write [FILE]")
+	case "ha":
+		return haCommand(c, o, args[1:], out)
 	case "raw":
 		if len(args) < 2 || len(args) > 3 {
 			return errors.New("usage: raw COMMAND [JSON-ARGS]")

@@ -45,10 +45,13 @@ type Params struct {
 // Dhcp4 is the "Dhcp4" map.
 type Dhcp4 struct {
 	Params
-	InterfacesConfig           InterfacesConfig
-	ControlSockets             []ControlSocket
-	LeaseDatabase              LeaseDatabase
-	DeclineProbationPeriod     uint32
+	InterfacesConfig       InterfacesConfig
+	ControlSockets         []ControlSocket
+	LeaseDatabase          LeaseDatabase
+	DeclineProbationPeriod uint32
+	// ParkedPacketLimit bounds the replies held for the HA partner's
+	// acknowledgement; 0 means no limit, as in Kea.
+	ParkedPacketLimit          uint32
 	EchoClientID               bool
 	ExpiredLeasesProcessing    ExpiredLeasesProcessing
 	MultiThreading             MultiThreading
@@ -272,6 +275,7 @@ func defaults() Dhcp4 {
 			ReDetect: true, ServiceSocketsMaxRetries: 0, ServiceSocketsRetryWaitTime: 5000},
 		LeaseDatabase:          LeaseDatabase{Type: "memfile", Name: "/var/lib/kea/kea-leases4.csv", Persist: true, LFCInterval: 3600},
 		DeclineProbationPeriod: 86400,
+		ParkedPacketLimit:      256,
 		EchoClientID:           true,
 		ExpiredLeasesProcessing: ExpiredLeasesProcessing{ReclaimTimerWaitTime: 10, FlushReclaimedTimerWaitTime: 25,
 			HoldReclaimedTime: 3600, MaxReclaimLeases: 100, MaxReclaimTime: 250, UnwarnedReclaimCycles: 5},
@@ -344,6 +348,7 @@ func (d *dec) dhcp4(n *Node, path string, c *Dhcp4) {
 		"control-sockets":                func(v *Node, p string) { d.list(v, p, func(_ int, e *Node, ep string) { d.controlSocket(e, ep, c) }) },
 		"lease-database":                 func(v *Node, p string) { d.leaseDatabase(v, p, &c.LeaseDatabase) },
 		"decline-probation-period":       d.u32(&c.DeclineProbationPeriod, 0, math.MaxUint32),
+		"parked-packet-limit":            d.u32(&c.ParkedPacketLimit, 0, math.MaxUint32),
 		"echo-client-id":                 d.boolean(&c.EchoClientID),
 		"expired-leases-processing":      func(v *Node, p string) { d.expired(v, p, &c.ExpiredLeasesProcessing) },
 		"multi-threading":                func(v *Node, p string) { d.multiThreading(v, p, &c.MultiThreading) },

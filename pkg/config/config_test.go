@@ -243,7 +243,7 @@ func TestEffectiveDefaults(t *testing.T) {
 	set := `{"Dhcp4": {"interfaces-config": {"interfaces": ["eth0"], "dhcp-socket-type": "udp"},
 	  "valid-lifetime": 600, "expired-leases-processing": {"hold-reclaimed-time": 0},
 	  "lease-database": {"type": "memfile", "lfc-interval": 0, "name": "/tmp/l.csv"},
-	  "multi-threading": {"enable-multi-threading": true, "thread-pool-size": 4}}}`
+	  "multi-threading": {"enable-multi-threading": true, "thread-pool-size": 4}, "parked-packet-limit": 0}}`
 	for _, tt := range []struct {
 		src, path string
 		want      any
@@ -277,6 +277,8 @@ func TestEffectiveDefaults(t *testing.T) {
 		{min, "interfaces-config/outbound-interface", nil},
 		{min, "subnet4/0/id", 1},
 		{min, "subnet4/1/id", 7},
+		{min, "parked-packet-limit", 256},
+		{set, "parked-packet-limit", 0},
 		{set, "valid-lifetime", 600},
 		{set, "interfaces-config/dhcp-socket-type", "udp"},
 		{set, "expired-leases-processing/hold-reclaimed-time", 0},
@@ -290,6 +292,9 @@ func TestEffectiveDefaults(t *testing.T) {
 		c, err := Parse("t.conf", []byte(tt.src))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if tt.path == "parked-packet-limit" && numeric(c.Dhcp4.ParkedPacketLimit) != numeric(tt.want) {
+			t.Errorf("Dhcp4.ParkedPacketLimit = %d, want %v", c.Dhcp4.ParkedPacketLimit, tt.want)
 		}
 		got := get(c.Effective(), "Dhcp4/"+tt.path)
 		if numeric(got) != numeric(tt.want) {

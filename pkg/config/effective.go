@@ -18,6 +18,7 @@ func (c *Config) Effective() map[string]any {
 	defaults := map[string]any{
 		"valid-lifetime":               7200,
 		"decline-probation-period":     d.DeclineProbationPeriod,
+		"parked-packet-limit":          d.ParkedPacketLimit,
 		"echo-client-id":               d.EchoClientID,
 		"match-client-id":              true,
 		"authoritative":                false,
@@ -121,7 +122,6 @@ var kea22Globals = map[string]any{
 	"hostname-char-replacement":        "",
 	"hostname-char-set":                "[^A-Za-z0-9.-]",
 	"ip-reservations-unique":           true,
-	"parked-packet-limit":              256,
 	"reservations-lookup-first":        false,
 	"sanity-checks":                    map[string]any{"lease-checks": "warn"},
 	"statistic-default-sample-age":     0,

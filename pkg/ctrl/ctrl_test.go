@@ -14,9 +14,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -141,8 +143,15 @@ func post(t *testing.T, c *http.Client, url, ctype, body string, hdr map[string]
 }
 
 func TestHTTP(t *testing.T) {
+	var refusedMu sync.Mutex
+	var refused []error
 	h := &HTTPHandler{Registry: newTestRegistry(t), Auth: &Auth{Clients: []User{{"admin", "s3cret"}}},
-		Filter: func(cmd string) bool { return cmd != "forbidden" }}
+		Filter: func(cmd string) bool { return cmd != "forbidden" },
+		Refused: func(_ netip.AddrPort, err error) {
+			refusedMu.Lock()
+			defer refusedMu.Unlock()
+			refused = append(refused, err)
+		}}
 	srv, err := ListenHTTP("127.0.0.1:0", h, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +190,14 @@ func TestHTTP(t *testing.T) {
 			}
 			if status == 401 && hdr.Get("WWW-Authenticate") != `Basic realm="kea-dhcpv4-server"` {
 				t.Errorf("WWW-Authenticate = %q", hdr.Get("WWW-Authenticate"))
+			}
+			// Refused hears of exactly the 401s, before the answer.
+			refusedMu.Lock()
+			n := len(refused)
+			refused = nil
+			refusedMu.Unlock()
+			if want := map[bool]int{true: 1}[status == 401]; n != want {
+				t.Errorf("Refused called %d times, want %d", n, want)
 			}
 		})
 	}
@@ -252,7 +269,14 @@ func TestHTTPSClientCertificates(t *testing.T) {
 	p := newPKI(t)
 	other := newPKI(t) // a CA the server does not trust
 	expiredCert, expiredKey := p.issue(t, "expired", time.Now().Add(-time.Hour), x509.ExtKeyUsageClientAuth)
-	srv, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: newTestRegistry(t)},
+	refused := make(chan error, 16)
+	srv, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: newTestRegistry(t),
+		Refused: func(from netip.AddrPort, err error) {
+			if !from.Addr().IsLoopback() {
+				t.Errorf("refusal from %s, want the loopback client", from)
+			}
+			refused <- err
+		}},
 		&TLSFiles{TrustAnchor: p.caFile, CertFile: p.srvCert, KeyFile: p.srvKey, CertRequired: true})
 	if err != nil {
 		t.Fatal(err)
@@ -288,10 +312,26 @@ func TestHTTPSClientCertificates(t *testing.T) {
 					resp.Body.Close()
 					t.Fatal("request succeeded, want a refused handshake")
 				}
+				// The server reports the handshake it refused (or
+				// that the client refused); the deadline only guards
+				// against a hang.
+				select {
+				case rerr := <-refused:
+					if rerr == nil {
+						t.Error("refusal reported without its error")
+					}
+				case <-time.After(10 * time.Second):
+					t.Error("the failed handshake was not reported to Refused")
+				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			select {
+			case rerr := <-refused:
+				t.Errorf("a good handshake was reported as refused: %v", rerr)
+			default:
 			}
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)

@@ -3,6 +3,7 @@ package ctrl
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -54,10 +56,25 @@ type HTTPHandler struct {
 	// Filter, if set, is asked before a command runs; returning false
 	// answers HTTP 403 (the HA listener's restrict-commands).
 	Filter func(command string) bool
-	// ErrorLog receives connection-level errors such as refused TLS
-	// handshakes; nil discards them.
+	// ErrorLog receives connection-level errors; nil discards them.
 	ErrorLog *log.Logger
-	slots    chan struct{}
+	// Refused, if set, is told of every client turned away for its
+	// credentials: a failed TLS handshake (the error crypto/tls gave) or
+	// wrong basic auth (ErrUnauthorized). HA uses it to name a partner
+	// whose certificate or password does not match.
+	Refused func(from netip.AddrPort, err error)
+	slots   chan struct{}
+}
+
+// ErrUnauthorized is the error Refused gets for a request without valid
+// basic-auth credentials (answered HTTP 401).
+var ErrUnauthorized error = &StatusError{Code: http.StatusUnauthorized}
+
+// StatusError is an HTTP-layer refusal.
+type StatusError struct{ Code int }
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code))
 }
 
 // ServeHTTP implements http.Handler.
@@ -76,6 +93,11 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
 		writeHTTPError(w, http.StatusUnauthorized, "Unauthorized")
+		if h.Refused != nil {
+			if from, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+				h.Refused(from, ErrUnauthorized)
+			}
+		}
 		return
 	}
 	if r.ContentLength > MaxRequestBytes {
@@ -179,25 +201,24 @@ func ListenHTTP(addr string, h *HTTPHandler, tlsConf *TLSFiles) (*HTTPServer, er
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = log.New(io.Discard, "", 0)
 	}
+	var tc *tls.Config
 	if tlsConf != nil {
-		tc, err := tlsConf.ServerConfig()
-		if err != nil {
+		var err error
+		if tc, err = tlsConf.ServerConfig(); err != nil {
 			return nil, err
 		}
-		srv.TLSConfig = tc
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("ctrl: listening on %s: %w", addr, err)
 	}
 	s := &HTTPServer{srv: srv, ln: ln}
+	serveLn := ln
+	if tc != nil {
+		serveLn = &tlsListener{Listener: ln, config: tc, refused: h.Refused}
+	}
 	go func() {
-		var err error
-		if tlsConf != nil {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
+		err := srv.Serve(serveLn)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			srv.ErrorLog.Printf("ctrl: control socket %s stopped: %v", ln.Addr(), err)
 		}

@@ -50,7 +50,9 @@ func (f *TLSFiles) ClientConfig() (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ctrl: loading cert-file %s and key-file %s: %w", f.CertFile, f.KeyFile, err)
 		}
-		c.Certificates = []tls.Certificate{cert}
+		// Always presented, as Kea does, even when the server asks for
+		// another CA: the server then names the mismatch.
+		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	}
 	// Chain verification without the name check Go would otherwise do.
 	c.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {

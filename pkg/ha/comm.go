@@ -41,6 +41,40 @@ type comm struct {
 	analyzed      uint64
 	rejected      map[clientKey]time.Time // expiry per rejected client
 	unsent        uint64
+
+	// fault is the configuration fault of the last failed request to the
+	// partner, kept until a request succeeds (a plain failure meanwhile
+	// does not end it); faultLogged rate-limits its log line.
+	fault       *Fault
+	faultLogged time.Time
+	// refused is the partner's last request our sockets turned away, at
+	// refusedAt; a heartbeat from the partner after it (heardAt) or
+	// refusalWindow without another ends it.
+	refused       *Fault
+	refusedAt     time.Time
+	refusedLogged time.Time
+	heardAt       time.Time
+	refusalWindow time.Duration
+}
+
+// faultLogEvery rate-limits the configuration fault log lines.
+const faultLogEvery = time.Minute
+
+// refusedNow is the partner's refusal still in force, if any.
+func (c *comm) refusedNow(now time.Time) (Fault, bool) {
+	if c.refused == nil || !c.refusedAt.After(c.heardAt) || now.Sub(c.refusedAt) > c.refusalWindow {
+		return Fault{}, false
+	}
+	return *c.refused, true
+}
+
+// configFault is the fault to report: ours in reaching the partner, else
+// the partner's in reaching us.
+func (c *comm) configFault(now time.Time) (Fault, bool) {
+	if c.fault != nil {
+		return *c.fault, true
+	}
+	return c.refusedNow(now)
 }
 
 func newComm(now time.Time, maxResponse, maxAck time.Duration, maxUnacked, maxRejected uint32) *comm {

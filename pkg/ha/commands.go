@@ -16,8 +16,12 @@ const ResultMaintenanceNotAllowed = 1001
 
 // HeartbeatAnswer answers the partner's ha-heartbeat: our state, time,
 // served scopes and unsent-update-count, plus twinleaf's clock flag when
-// our clock is not synchronised. Answering does not count as contact.
+// our clock is not synchronised. Answering does not count as contact, but
+// it ends a refusal of the partner's requests (Refused): they get through.
 func (m *Machine) HeartbeatAnswer() ctrl.Answer {
+	m.cmu.Lock()
+	m.comm.heardAt = m.cfg.Now() // the partner reaches us: no refusal stands
+	m.cmu.Unlock()
 	hb := Heartbeat{State: m.State(), Time: m.cfg.Now(), Scopes: m.Scopes(),
 		UnsentCount: m.UnsentUpdateCount(), ClockSynced: m.cfg.ClockSynced == nil || m.cfg.ClockSynced()}
 	return ctrl.Success("HA peer status returned.", hb.Arguments())
@@ -161,9 +165,7 @@ func (m *Machine) MaintenanceStart(ctx context.Context) ctrl.Answer {
 	}
 	if err != nil {
 		m.log.Error(fmt.Sprintf("HA_MAINTENANCE_NOTIFY_FAILED %s: failed to send ha-maintenance-notify to %s: %v", m.self.Name, m.partner.Name, err))
-		m.cmu.Lock()
-		m.comm.unavailable(m.cfg.Now())
-		m.cmu.Unlock()
+		m.failed(err)
 	}
 	switch {
 	case rc == 1:
@@ -257,6 +259,9 @@ func (m *Machine) Status() map[string]any {
 			"communication-interrupted": interrupted, "connecting-clients": len(c.clients),
 			"unacked-clients": unacked, "unacked-clients-left": left, "analyzed-packets": c.analyzed,
 			"system-time": sysTime, "clock-skew": skew}
+		if f, ok := c.configFault(now); ok {
+			servers["remote"].(map[string]any)["config-fault"] = f.String()
+		}
 		m.cmu.Unlock()
 	}
 	return map[string]any{"ha-mode": m.ha.Mode, "ha-servers": servers}

@@ -61,16 +61,14 @@ func newHTTPPeer(h config.HA, p config.Peer) (*httpPeer, error) {
 	files := ctrl.TLSFiles{TrustAnchor: orDefault(p.TrustAnchor, h.TrustAnchor),
 		CertFile: orDefault(p.CertFile, h.CertFile), KeyFile: orDefault(p.KeyFile, h.KeyFile)}
 	tr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second, ForceAttemptHTTP2: false}
-	scheme := "http"
 	if files.CertFile != "" || files.TrustAnchor != "" {
 		c, err := files.ClientConfig()
 		if err != nil {
 			return nil, err
 		}
 		tr.TLSClientConfig = c
-		scheme = "https"
 	}
-	hp := &httpPeer{url: scheme + "://" + p.URL.Host + "/", host: p.URL.Hostname(),
+	hp := &httpPeer{url: PeerURL(h, p), host: p.URL.Hostname(),
 		client: &http.Client{Transport: tr}}
 	var err error
 	if hp.user, err = secret(p.BasicAuthUser, p.BasicAuthUserFile, "basic-auth-user-file"); err != nil {
@@ -80,6 +78,20 @@ func newHTTPPeer(h config.HA, p config.Peer) (*httpPeer, error) {
 		return nil, err
 	}
 	return hp, nil
+}
+
+// PeerURL is where HA requests to p go: its url with https when TLS
+// files are configured for it (whatever the url's scheme, as Kea does)
+// and the path dropped.
+func PeerURL(h config.HA, p config.Peer) string {
+	if p.URL == nil {
+		return ""
+	}
+	scheme := "http"
+	if orDefault(p.CertFile, h.CertFile) != "" || orDefault(p.TrustAnchor, h.TrustAnchor) != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + p.URL.Host + "/"
 }
 
 func orDefault(v, def string) string {
@@ -103,9 +115,11 @@ func secret(inline, file, key string) (string, error) {
 }
 
 // Call sends body to the peer and returns the answer body whatever the
-// HTTP status: Kea's HTTP-layer rejections (401, 403 ...) are bare maps,
-// which ParseAnswer turns into rc 1 as Kea's client does. Without a
-// deadline in ctx the call gives up after 10 s.
+// HTTP status, but for 401 and 403: those are a *StatusError, a
+// configuration fault (ConfigFault) rather than a command's answer. Other
+// HTTP-layer rejections are bare maps, which ParseAnswer turns into rc 1
+// as Kea's client does. Without a deadline in ctx the call gives up after
+// 10 s.
 func (t *HTTPTransport) Call(ctx context.Context, peer string, body []byte) ([]byte, error) {
 	p := t.peers[peer]
 	if p == nil {
@@ -130,6 +144,10 @@ func (t *HTTPTransport) Call(ctx context.Context, peer string, body []byte) ([]b
 		return nil, fmt.Errorf("ha: %s: %w", p.url, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // keep the connection reusable
+		return nil, &StatusError{URL: p.url, Code: resp.StatusCode}
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return nil, fmt.Errorf("ha: %s: reading the answer: %w", p.url, err)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -87,17 +88,15 @@ func TestHTTPTransport(t *testing.T) {
 		t.Errorf("body %s", gotBody)
 	}
 
-	// A 401 map body reaches ParseAnswer, which makes it rc 1.
+	// A 401 is a StatusError, not an answer.
 	noAuth, err := NewHTTPTransport(twoPeers(t, srv.URL, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, err = noAuth.Call(context.Background(), "server2", []byte(`{}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, err := ParseAnswer(body); err != nil || a.Result != 1 || a.Text != "Unauthorized" {
-		t.Errorf("401: %+v %v", a, err)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized || body != nil {
+		t.Errorf("401: body %q, error %v; want a StatusError 401", body, err)
 	}
 	if _, err := noAuth.Call(context.Background(), "server9", nil); err == nil {
 		t.Error("unknown peer accepted")
@@ -162,12 +161,18 @@ func TestHTTPTransportMutualTLS(t *testing.T) {
 // else a leaf the parent signs (for 127.0.0.1, though nobody checks).
 func makeCert(t *testing.T, dir, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
+	return makeCertUntil(t, dir, name, parent, parentKey, time.Now().Add(time.Hour))
+}
+
+// makeCertUntil is makeCert with the end of validity given.
+func makeCertUntil(t *testing.T, dir, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, notAfter time.Time) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: notAfter,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	signer, signerKey := tmpl, key
 	if parent == nil {

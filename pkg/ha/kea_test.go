@@ -117,7 +117,7 @@ func testKea(t *testing.T, mode, self string, normal State) {
 		reg.Register(c, func(context.Context, json.RawMessage) ctrl.Answer { return ctrl.Success("ok", nil) })
 	}
 	reg.Register("lease4-get-page", pageHandler(store))
-	srv, err := Listen(h, reg)
+	srv, err := Listen(h, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

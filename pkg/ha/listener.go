@@ -2,6 +2,7 @@ package ha
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/twinleaf/twinleaf/pkg/config"
@@ -13,8 +14,9 @@ import (
 // TLS comes from this server's peer entry or the relationship's files,
 // with require-client-certs; restrict-commands limits it to PeerCommands
 // (others get HTTP 403). Like Kea up to 3.3.0 it does not check basic
-// auth: TLS is its protection.
-func Listen(h config.HA, reg *ctrl.Registry) (*ctrl.HTTPServer, error) {
+// auth: TLS is its protection. refused (Machine.Refused; may be nil)
+// hears of every failed handshake.
+func Listen(h config.HA, reg *ctrl.Registry, refused func(netip.AddrPort, error)) (*ctrl.HTTPServer, error) {
 	i := slices.IndexFunc(h.Peers, func(p config.Peer) bool { return p.Name == h.ThisServerName })
 	if i < 0 {
 		return nil, fmt.Errorf("ha: this-server-name %q matches no peer", h.ThisServerName)
@@ -23,7 +25,7 @@ func Listen(h config.HA, reg *ctrl.Registry) (*ctrl.HTTPServer, error) {
 	if !self.Addr.IsValid() {
 		return nil, fmt.Errorf("ha: peer %s has no usable url for the dedicated listener", self.Name)
 	}
-	handler := &ctrl.HTTPHandler{Registry: reg}
+	handler := &ctrl.HTTPHandler{Registry: reg, Refused: refused}
 	if h.RestrictCommands {
 		handler.Filter = func(cmd string) bool { return slices.Contains(PeerCommands, cmd) }
 	}

@@ -75,7 +75,7 @@ func TestPairOverHTTP(t *testing.T) {
 			reg.Register(c, func(context.Context, json.RawMessage) ctrl.Answer { return ctrl.Success("ok", nil) })
 		}
 		reg.Register("lease4-get-page", pageHandler(store))
-		srv, err := Listen(h, reg)
+		srv, err := Listen(h, reg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

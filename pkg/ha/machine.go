@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -94,6 +95,9 @@ func New(cfg Config) (*Machine, error) {
 	}
 	h := cfg.HA
 	m.comm = newComm(cfg.Now(), ms(h.MaxResponseDelay), ms(h.MaxAckDelay), h.MaxUnackedClients, h.MaxRejectedLeaseUpdates)
+	// A refusing partner retries every heartbeat-delay; three missed
+	// retries mean it stopped trying.
+	m.comm.refusalWindow = max(3*ms(h.HeartbeatDelay), 3*time.Second)
 	m.served.Store(&map[string]bool{})
 	m.state = Waiting
 	m.prev = Waiting
@@ -203,10 +207,16 @@ func (m *Machine) Heartbeat(ctx context.Context) error {
 			hb, err = ParseHeartbeat(body)
 		}
 		m.cmu.Lock()
+		now := m.cfg.Now()
+		if f, refused := m.comm.refusedNow(now); err == nil && refused {
+			// It answers us but cannot reach us: not a pair either.
+			err = &refusedError{f}
+		}
 		if err != nil {
-			m.comm.unavailable(m.cfg.Now())
+			m.failedLocked(err, now)
 		} else {
-			m.comm.heartbeatOK(hb, m.cfg.Now())
+			m.comm.heartbeatOK(hb, now)
+			m.faultCleared()
 		}
 		m.cmu.Unlock()
 	}
@@ -425,9 +435,7 @@ func (m *Machine) handleSyncing(ctx context.Context, partner State) {
 			return
 		}
 		m.log.Error(fmt.Sprintf("HA_SYNC_FAILED %s: lease database synchronization with %s failed: %v", m.self.Name, m.partner.Name, err))
-		m.cmu.Lock()
-		m.comm.unavailable(m.cfg.Now())
-		m.cmu.Unlock()
+		m.failed(err)
 	}
 }
 
@@ -477,9 +485,23 @@ func (m *Machine) handleNormal(partner State) {
 	switch {
 	case m.shouldPartnerDown():
 		m.transition(PartnerDown)
+	case m.yieldsToFault():
+		m.transition(Waiting)
 	case m.ha.Mode == "load-balancing" && m.ha.DelayedUpdatesLimit > 0:
 		m.transition(CommunicationRecovery)
 	}
+}
+
+// yieldsToFault: a load-balancing secondary whose partner is cut off by
+// a configuration fault stops serving its scope once communication is
+// interrupted, since the primary then serves every client (README).
+func (m *Machine) yieldsToFault() bool {
+	if m.ha.Mode != "load-balancing" || m.self.Role == "primary" {
+		return false
+	}
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	return m.comm.fault != nil && m.comm.interrupted(m.cfg.Now())
 }
 
 func (m *Machine) handleRecovery(ctx context.Context, partner State) {
@@ -494,6 +516,8 @@ func (m *Machine) handleRecovery(ctx context.Context, partner State) {
 	case Unavailable:
 		if m.shouldPartnerDown() {
 			m.transition(PartnerDown)
+		} else if m.yieldsToFault() {
+			m.transition(Waiting)
 		}
 		return
 	case Waiting, Syncing, Ready:
@@ -530,9 +554,7 @@ func (m *Machine) sendReset(ctx context.Context) bool {
 	}
 	if err != nil {
 		m.log.Error(fmt.Sprintf("HA_RESET_FAILED %s: failed to send ha-reset command to %s: %v", m.self.Name, m.partner.Name, err))
-		m.cmu.Lock()
-		m.comm.unavailable(m.cfg.Now())
-		m.cmu.Unlock()
+		m.failed(err)
 		return false
 	}
 	return true
@@ -634,6 +656,11 @@ func (m *Machine) shouldPartnerDown() bool {
 	if !m.comm.interrupted(m.cfg.Now()) {
 		return false
 	}
+	if m.comm.fault != nil {
+		// A configuration fault: the partner answers, so it is not
+		// down. Only the primary serves on (README).
+		return m.self.Role == "primary"
+	}
 	if m.enabled.Load() && (m.ha.Mode == "load-balancing" || m.self.Role == "standby") {
 		return m.comm.failureDetected()
 	}
@@ -641,11 +668,113 @@ func (m *Machine) shouldPartnerDown() bool {
 }
 
 // PartnerUnavailable records a failed command to the partner (a lease
-// update that failed other than by conflict, a failed sync page).
-func (m *Machine) PartnerUnavailable() {
+// update that failed other than by conflict, a failed sync page); err is
+// why, which may be a configuration fault.
+func (m *Machine) PartnerUnavailable(err error) { m.failed(err) }
+
+// failed records a failed request to the partner: it is unavailable, and
+// a configuration fault (ConfigFault) stays until a request succeeds.
+func (m *Machine) failed(err error) {
 	m.cmu.Lock()
 	defer m.cmu.Unlock()
-	m.comm.unavailable(m.cfg.Now())
+	m.failedLocked(err, m.cfg.Now())
+}
+
+// refusedError is a heartbeat that succeeded while the partner's own
+// requests to us are refused.
+type refusedError struct{ f Fault }
+
+func (e *refusedError) Error() string {
+	return "the partner's requests to us are refused: " + e.f.Cause
+}
+
+// failedLocked is failed with cmu held.
+func (m *Machine) failedLocked(err error, now time.Time) {
+	m.comm.unavailable(now)
+	f, ok := ConfigFault(err)
+	var re *refusedError
+	if errors.As(err, &re) {
+		f, ok = re.f, true
+	}
+	if !ok {
+		return
+	}
+	c := m.comm
+	if c.fault != nil && *c.fault == f && now.Sub(c.faultLogged) < faultLogEvery {
+		c.fault = &f
+		return
+	}
+	c.fault, c.faultLogged = &f, now
+	m.log.Error(fmt.Sprintf("HA_CONFIG_FAULT %s: partner %s at %s: %s: %s; %s", m.self.Name, m.partner.Name,
+		PeerURL(m.ha, *m.partner), f.Cause, f.Check, m.faultConsequence()))
+}
+
+// faultConsequence says what this server does about a configuration
+// fault (README, "Configuration faults").
+func (m *Machine) faultConsequence() string {
+	if m.self.Role == "primary" {
+		return "this server serves alone, without lease updates, once communication is interrupted, as with a partner that is down"
+	}
+	return "this server does not take over from its partner while the fault lasts"
+}
+
+// faultCleared ends the configuration fault after a request succeeded;
+// cmu must be held.
+func (m *Machine) faultCleared() {
+	if m.comm.fault == nil {
+		return
+	}
+	m.comm.fault = nil
+	m.log.Info(fmt.Sprintf("HA_CONFIG_FAULT_CLEARED %s: requests to partner %s succeed again", m.self.Name, m.partner.Name))
+}
+
+// Refused records a request that our control socket or HA listener
+// turned away: a failed TLS handshake or wrong basic-auth credentials
+// (err, classified by Refusal). From the partner's address it is a
+// configuration fault on the partner's side, which this server reports
+// and, while it lasts, counts against the partner even when our own
+// requests get through. Refusals of other clients are not HA's business.
+// Its signature is ctrl.HTTPHandler's Refused.
+func (m *Machine) Refused(from netip.AddrPort, err error) {
+	if m.partner == nil || !m.isPartner(from.Addr()) {
+		return
+	}
+	f, ok := Refusal(err)
+	if !ok {
+		return
+	}
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	c := m.comm
+	now := m.cfg.Now()
+	same := c.refused != nil && *c.refused == f
+	c.refused, c.refusedAt = &f, now
+	if same && now.Sub(c.refusedLogged) < faultLogEvery {
+		return
+	}
+	c.refusedLogged = now
+	m.log.Error(fmt.Sprintf("HA_CONFIG_FAULT %s: refused a request from partner %s (%s): %s: %s; %s", m.self.Name,
+		m.partner.Name, from.Addr().Unmap(), f.Cause, f.Check, m.faultConsequence()))
+}
+
+// isPartner reports whether a connection from a comes from the partner:
+// the address of its url (a host name is compared as written).
+func (m *Machine) isPartner(a netip.Addr) bool {
+	if m.partner.Addr.IsValid() {
+		return m.partner.Addr.Addr().Unmap() == a.Unmap()
+	}
+	return m.partner.URL != nil && m.partner.URL.Hostname() == a.Unmap().String()
+}
+
+// ConfigFault is the configuration fault between this server and its
+// partner, if any: ours in reaching it, else its own in reaching us.
+func (m *Machine) ConfigFault() (Fault, bool) {
+	if m.partner == nil {
+		return Fault{}, false
+	}
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	return m.comm.configFault(m.cfg.Now())
 }
 
 // UpdatePlan says what to do with one DHCP transaction's lease updates to

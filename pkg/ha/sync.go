@@ -87,7 +87,7 @@ func (s *LeaseSync) pages(ctx context.Context, log hclog.Logger) error {
 		// A fresh dhcp-disable per page restarts the partner's timer.
 		if err := s.simple(ctx, DisableCommand(s.Version, maxPeriod)); err != nil {
 			if first {
-				return fmt.Errorf("%w: %v", errDisable, err)
+				return fmt.Errorf("%w: %w", errDisable, err)
 			}
 			return err
 		}

@@ -64,7 +64,7 @@ func SendUpdate(ctx context.Context, m *Machine, t Transport, peer string, c Com
 	}
 	m.log.Warn(fmt.Sprintf("HA_LEASE_UPDATE_FAILED %s: lease update %s sent to %s failed: %v", m.self.Name, c.Command, peer, err))
 	if m.partner != nil && peer == m.partner.Name {
-		m.PartnerUnavailable()
+		m.PartnerUnavailable(err)
 	}
 	return err
 }

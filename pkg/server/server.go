@@ -76,7 +76,8 @@ type Config struct {
 	// one goroutine per parked reply.
 	AfterCommit func(changes []lease.Change) error
 	// ParkLimit bounds the replies waiting on AfterCommit (Kea's
-	// parked-packet-limit); past it replies are dropped. Zero means 256.
+	// parked-packet-limit); past it replies are dropped. Zero means 256,
+	// NoParkLimit (Kea's 0) none.
 	ParkLimit int
 	// Leases, if set, gets Kea's lease log lines (DHCP4_LEASE_OFFER,
 	// DHCP4_LEASE_ALLOC) for every reply sent, so log greps written for
@@ -86,6 +87,10 @@ type Config struct {
 
 // DefaultParkLimit is Kea's parked-packet-limit default.
 const DefaultParkLimit = 256
+
+// NoParkLimit is a ParkLimit that never drops a reply for want of a slot:
+// Kea's parked-packet-limit 0.
+const NoParkLimit = -1
 
 // Server is the running packet path.
 type Server struct {
@@ -118,11 +123,14 @@ func New(c Config) *Server {
 	s := &Server{journal: c.Journal, stats: c.Stats, log: c.Log, addrs: c.ServerAddrs, ports: c.Ports,
 		after: c.AfterCommit, leases: c.Leases}
 	if s.after != nil {
-		limit := c.ParkLimit
-		if limit <= 0 {
-			limit = DefaultParkLimit
+		switch limit := c.ParkLimit; {
+		case limit < 0:
+			// No limit: park never waits for a slot (nil channel).
+		case limit == 0:
+			s.parked = make(chan struct{}, DefaultParkLimit)
+		default:
+			s.parked = make(chan struct{}, limit)
 		}
-		s.parked = make(chan struct{}, limit)
 	}
 	if s.ports == (netio.Ports{}) {
 		s.ports = netio.DefaultPorts
@@ -363,6 +371,9 @@ func (s *Server) park(p *Packet, res dhcp4.Result) {
 	select {
 	case s.parked <- struct{}{}:
 	default:
+		if s.parked == nil {
+			break // no limit
+		}
 		s.log.Warn("DHCP4_PARKING_LOT_FULL the parked-packet-limit was reached; reply dropped", "limit", cap(s.parked))
 		s.stats.Add("pkt4-receive-drop", 1)
 		s.release(p)
@@ -371,7 +382,9 @@ func (s *Server) park(p *Packet, res dhcp4.Result) {
 	s.parkedWG.Add(1)
 	go func() {
 		defer s.parkedWG.Done()
-		defer func() { <-s.parked }()
+		if s.parked != nil {
+			defer func() { <-s.parked }()
+		}
 		if err := s.after(res.Changes); err != nil {
 			if s.log.IsDebug() {
 				s.log.Debug("DHCP4_PACKET_DROP reply held back", "reason", err.Error(), "iface", p.Iface, "src", p.Src)

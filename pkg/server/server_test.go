@@ -335,3 +335,36 @@ func TestBurstIsOneCommit(t *testing.T) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 }
+
+// TestAfterCommitNoParkLimit: with Kea's parked-packet-limit 0 no reply
+// is dropped for want of a slot, however many wait at once.
+func TestAfterCommitNoParkLimit(t *testing.T) {
+	bothModes(t, func(t *testing.T, direct bool) {
+		release := make(chan struct{})
+		_, c, ev, _ := setupWith(t, false, direct, func(cfg *Config, ev *events) {
+			cfg.ParkLimit = NoParkLimit
+			cfg.AfterCommit = func(ch []lease.Change) error {
+				ev.add("after " + ch[len(ch)-1].New.Addr.String())
+				<-release
+				return nil
+			}
+		})
+		const n = 3
+		for i := range n {
+			c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}, net.IPv4(192, 0, 2, byte(100+i)))
+			ev.wait(t, 2) // committed, parked: every slot is free
+		}
+		close(release)
+		got := ev.wait(t, n)
+		slices.Sort(got)
+		var want []string
+		for _, what := range []string{"after", "commit", "send ACK"} {
+			for i := range n {
+				want = append(want, fmt.Sprintf("%s 192.0.2.%d", what, 100+i))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+	})
+}
