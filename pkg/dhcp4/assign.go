@@ -236,12 +236,41 @@ func (e *Engine) commit(q *query, old, nl *lease.Lease, fake bool) bool {
 // poolStat adds delta to a subnet statistic and, when addr is in one of
 // the subnet's pools, to the pool's.
 func (e *Engine) poolStat(subnetID uint32, addr netip.Addr, name string, delta int64) {
-	e.stats.Add(fmt.Sprintf("subnet[%d].%s", subnetID, name), delta)
-	if s, ok := e.byID[subnetID]; ok {
-		if p := s.pool(addr); p != nil {
-			e.stats.Add(fmt.Sprintf("subnet[%d].pool[%d].%s", subnetID, p.ID, name), delta)
-		}
+	s, ok := e.byID[subnetID]
+	if !ok {
+		e.stats.Add(fmt.Sprintf("subnet[%d].%s", subnetID, name), delta)
+		return
 	}
+	e.stats.Add(s.stats.name(name), delta)
+	if p := s.pool(addr); p != nil {
+		e.stats.Add(p.stats.name(name), delta)
+	}
+}
+
+// statNames are the full names of the per-lease statistics of one subnet
+// or pool, keyed by their last part.
+type statNames struct {
+	prefix string
+	names  map[string]string
+}
+
+// leaseStats are the statistics a lease change moves.
+var leaseStats = []string{"assigned-addresses", "cumulative-assigned-addresses",
+	"declined-addresses", "reclaimed-leases", "reclaimed-declined-addresses"}
+
+func newStatNames(prefix string) statNames {
+	n := statNames{prefix: prefix, names: make(map[string]string, len(leaseStats))}
+	for _, s := range leaseStats {
+		n.names[s] = prefix + s
+	}
+	return n
+}
+
+func (n statNames) name(s string) string {
+	if full, ok := n.names[s]; ok {
+		return full
+	}
+	return n.prefix + s
 }
 
 // forget deletes the client's previous lease once it has moved to a new

@@ -162,7 +162,9 @@ func (e *Engine) compile(hold time.Duration, src rand.Source) error {
 		if err != nil {
 			return err
 		}
+		s.stats = newStatNames(fmt.Sprintf("subnet[%d].", s.ID))
 		for _, p := range s.Pools {
+			p.stats = newStatNames(fmt.Sprintf("subnet[%d].pool[%d].", s.ID, p.ID))
 			if !s.Prefix.Contains(p.First) || !s.Prefix.Contains(p.Last) {
 				return fmt.Errorf("dhcp4: %s: pool %s-%s lies outside the subnet", where, p.First, p.Last)
 			}

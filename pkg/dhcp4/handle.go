@@ -53,7 +53,7 @@ type query struct {
 	relayed bool
 
 	subnet  *Subnet
-	classes map[string]bool
+	classes classSet
 	changes []lease.Change
 	// unknownRequested is set when the requested address lies outside
 	// every pool (Kea then drops rather than NAKs).
@@ -365,9 +365,9 @@ func supports(s *Subnet, q *query) bool {
 	if len(s.ClientClasses) == 0 {
 		return true
 	}
-	pre := map[string]bool{"ALL": true}
+	pre := classSet{"ALL"}
 	if v := q.p.Options[optVendorClass]; len(v) > 0 {
-		pre["VENDOR_CLASS_"+string(v)] = true
+		pre = append(pre, "VENDOR_CLASS_"+string(v))
 	}
 	return allowed(s.ClientClasses, pre)
 }

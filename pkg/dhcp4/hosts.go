@@ -124,9 +124,9 @@ const optVendorClass = 60
 // selected subnet, its shared network or (where enabled) globally, else
 // UNKNOWN, plus the classes its reservation names.
 func (e *Engine) classify(q *query) {
-	q.classes = map[string]bool{"ALL": true}
+	q.classes = append(q.classes[:0], "ALL")
 	if v := q.p.Options[optVendorClass]; len(v) > 0 {
-		q.classes["VENDOR_CLASS_"+string(v)] = true
+		q.classes = append(q.classes, "VENDOR_CLASS_"+string(v))
 	}
 	var hosts []*Reservation
 	if q.subnet != nil {
@@ -144,13 +144,11 @@ func (e *Engine) classify(q *query) {
 		}
 	}
 	if len(hosts) == 0 {
-		q.classes["UNKNOWN"] = true
+		q.classes = append(q.classes, "UNKNOWN")
 		return
 	}
-	q.classes["KNOWN"] = true
+	q.classes = append(q.classes, "KNOWN")
 	for _, r := range hosts {
-		for _, c := range r.ClientClasses {
-			q.classes[c] = true
-		}
+		q.classes = append(q.classes, r.ClientClasses...)
 	}
 }

@@ -347,7 +347,7 @@ func (e *Engine) addOptions(q *query, r *dhcpv4.DHCPv4, pool *Pool) {
 
 // lookup finds the first option with code, in scope order, that the
 // client's classes allow.
-func lookup(scopes [][]Option, code uint8, classes map[string]bool) (Option, bool) {
+func lookup(scopes [][]Option, code uint8, classes classSet) (Option, bool) {
 	for _, sc := range scopes {
 		for _, o := range sc {
 			if o.Code == code && allowed(o.ClientClasses, classes) {

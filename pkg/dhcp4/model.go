@@ -107,6 +107,9 @@ type Subnet struct {
 	Allocator alloc.Kind
 
 	hosts hostIndex
+	// stats holds this subnet's statistic names, "subnet[1].x", made once
+	// rather than per lease.
+	stats statNames
 }
 
 // Lifetime is a valid-lifetime triplet: the default and the bounds a
@@ -129,19 +132,24 @@ type Pool struct {
 	ClientClasses []string
 
 	alloc *alloc.Pool
+	stats statNames // "subnet[1].pool[0].x"
 }
 
 // allows reports whether a client with the given classes may use the pool.
-func (p *Pool) allows(classes map[string]bool) bool {
+func (p *Pool) allows(classes classSet) bool {
 	return allowed(p.ClientClasses, classes)
 }
 
-func allowed(need []string, classes map[string]bool) bool {
+// classSet is the classes a client belongs to: a handful at most, so a
+// slice searched in order beats a map built for every query.
+type classSet []string
+
+func allowed(need []string, classes classSet) bool {
 	if len(need) == 0 {
 		return true
 	}
 	for _, c := range need {
-		if classes[c] {
+		if slices.Contains(classes, c) {
 			return true
 		}
 	}
