@@ -214,8 +214,10 @@ func (m *Machine) Heartbeat(ctx context.Context) error {
 		var body []byte
 		body, err = call(ctx, m.cfg.Transport, m.partner.Name, HeartbeatCommand(m.cfg.Version, m.self.Name))
 		var hb Heartbeat
-		if err == nil {
-			hb, err = ParseHeartbeat(body)
+		if err != nil {
+			m.log.Warn(fmt.Sprintf("HA_HEARTBEAT_COMMUNICATIONS_FAILED %s: failed to send heartbeat to %s: %v", m.self.Name, m.partnerLabel(), err))
+		} else if hb, err = ParseHeartbeat(body); err != nil {
+			m.log.Warn(fmt.Sprintf("HA_HEARTBEAT_FAILED %s: heartbeat to %s failed: %v", m.self.Name, m.partnerLabel(), err))
 		}
 		if err == nil {
 			m.identify(ctx, hb.State)
@@ -227,13 +229,25 @@ func (m *Machine) Heartbeat(ctx context.Context) error {
 		} else {
 			m.comm.heartbeatOK(hb, m.cfg.Now())
 		}
+		interrupted := err != nil && m.comm.interrupted(m.cfg.Now())
 		m.cmu.Unlock()
+		if interrupted {
+			m.log.Warn(fmt.Sprintf("HA_COMMUNICATION_INTERRUPTED %s: communication with %s is interrupted", m.self.Name, m.partner.Name))
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cancelPending, m.maintStart = false, false
 	m.run(ctx)
 	return err
+}
+
+// partnerLabel names the partner in the log as Kea does: "name (url)".
+func (m *Machine) partnerLabel() string {
+	if m.partner.URL == nil {
+		return m.partner.Name
+	}
+	return fmt.Sprintf("%s (%s)", m.partner.Name, m.partner.URL)
 }
 
 // identify asks the partner's wire form when it is not fresh: at first
