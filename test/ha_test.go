@@ -283,9 +283,11 @@ func TestHAMaintenance(t *testing.T) {
 	standby.waitState(t, l, "hot-standby")
 }
 
-// keaBoard is Kea 2.2 on one board of a home pair: kea-dhcp4 behind
-// kea-ctrl-agent on the board's port 8000, where the home configs put
-// the peer URL (Kea 2.2 has no HTTP control socket of its own).
+// keaBoard is Kea 2.2 on one board of a home pair. The peer URL, the
+// board's port 8000 as in the home configs, is kea-ctrl-agent in front of
+// kea-dhcp4 (2.2 has no HTTP control socket of its own), or with listener
+// Kea's dedicated HA listener with restrict-commands, which refuses
+// version-get; the test then reaches Kea through the agent on port 8001.
 type keaBoard struct {
 	t            *testing.T
 	l            *Lab
@@ -297,20 +299,27 @@ type keaBoard struct {
 // newKeaBoard writes Kea 2.2's configuration for board self ("server1",
 // the primary at haPrimary, or "server2", the standby at haStandby), with
 // the home configs' pool and options and the lab's short HA timers.
-func newKeaBoard(t *testing.T, l *Lab, ns, dir, self string) *keaBoard {
+func newKeaBoard(t *testing.T, l *Lab, ns, dir, self string, listener bool) *keaBoard {
 	t.Helper()
 	addr := map[string]string{"server1": haPrimary, "server2": haStandby}[self]
 	sock := filepath.Join(dir, "kea4.sock")
 	hooks := "/usr/lib/x86_64-linux-gnu/kea/hooks/"
+	mt, haMT, agentPort := "", "", "8000"
+	if listener {
+		mt = `"multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16 },`
+		haMT = `"restrict-commands": true, "multi-threading": { "enable-multi-threading": true, "http-dedicated-listener": true,
+        "http-listener-threads": 1, "http-client-threads": 1 },`
+		agentPort = "8001"
+	}
 	dhcp4 := `{ "Dhcp4": {
-  "interfaces-config": { "interfaces": [ "eth0" ] },
+  "interfaces-config": { "interfaces": [ "eth0" ] }, ` + mt + `
   "control-socket": { "socket-type": "unix", "socket-name": "` + sock + `" },
   "lease-database": { "type": "memfile", "name": "` + filepath.Join(dir, "leases4.csv") + `", "lfc-interval": 0 },
   "valid-lifetime": 43200, "renew-timer": 21600, "rebind-timer": 32400,
   "hooks-libraries": [ { "library": "` + hooks + `libdhcp_lease_cmds.so" },
     { "library": "` + hooks + `libdhcp_ha.so", "parameters": { "high-availability": [ {
         "this-server-name": "` + self + `", "mode": "hot-standby", "heartbeat-delay": 1000, "max-response-delay": 3000,
-        "max-ack-delay": 1000, "max-unacked-clients": 0, "sync-timeout": 10000,
+        "max-ack-delay": 1000, "max-unacked-clients": 0, "sync-timeout": 10000, ` + haMT + `
         "peers": [ { "name": "server1", "url": "http://` + haPrimary + `:8000/", "role": "primary" },
                    { "name": "server2", "url": "http://` + haStandby + `:8000/", "role": "standby" } ] } ] } } ],
   "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "interface": "eth0",
@@ -318,7 +327,7 @@ func newKeaBoard(t *testing.T, l *Lab, ns, dir, self string) *keaBoard {
     "option-data": [ { "name": "routers", "data": "192.0.2.1" },
                      { "name": "domain-name-servers", "data": "1.1.1.1,9.9.9.9" } ] } ],
   "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ] } }`
-	agent := `{ "Control-agent": { "http-host": "` + addr + `", "http-port": 8000,
+	agent := `{ "Control-agent": { "http-host": "` + addr + `", "http-port": ` + agentPort + `,
   "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } },
   "loggers": [ { "name": "kea-ctrl-agent", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ] } }`
 	k := &keaBoard{t: t, l: l, ns: ns, dir: dir, dhcp4: filepath.Join(dir, "kea-dhcp4.json"), agent: filepath.Join(dir, "kea-ca.json")}
@@ -371,11 +380,16 @@ func twinleafBoard(t *testing.T, l *Lab, ns, dirs [2]string, i int) haBoard {
 	return b
 }
 
-// keaHABoard is Kea 2.2 on board i.
-func keaHABoard(t *testing.T, l *Lab, ns, dirs [2]string, i int) haBoard {
-	k := newKeaBoard(t, l, ns[i], dirs[i], fmt.Sprintf("server%d", i+1))
+// keaHABoard is Kea 2.2 on board i, behind its control agent or with
+// its dedicated listener.
+func keaHABoard(t *testing.T, l *Lab, ns, dirs [2]string, i int, listener bool) haBoard {
+	k := newKeaBoard(t, l, ns[i], dirs[i], fmt.Sprintf("server%d", i+1), listener)
 	addr := []string{haPrimary, haStandby}[i]
-	return haBoard{haNode: haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}, start: k.start, kill: k.kill}
+	port := "8000"
+	if listener {
+		port = "8001"
+	}
+	return haBoard{haNode: haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":" + port + "/"}, start: k.start, kill: k.kill}
 }
 
 // TestHAWithKea pairs twinleaf with Kea 2.2 both ways round: twinleaf
@@ -390,11 +404,17 @@ func TestHAWithKea(t *testing.T) {
 	}
 	t.Run("twinleaf primary", func(t *testing.T) {
 		l, ns, dirs := haLab(t)
-		haMixed(t, l, twinleafBoard(t, l, ns, dirs, 0), keaHABoard(t, l, ns, dirs, 1))
+		haMixed(t, l, twinleafBoard(t, l, ns, dirs, 0), keaHABoard(t, l, ns, dirs, 1, false))
 	})
 	t.Run("Kea primary", func(t *testing.T) {
 		l, ns, dirs := haLab(t)
-		haMixed(t, l, keaHABoard(t, l, ns, dirs, 0), twinleafBoard(t, l, ns, dirs, 1))
+		haMixed(t, l, keaHABoard(t, l, ns, dirs, 0, false), twinleafBoard(t, l, ns, dirs, 1))
+	})
+	// Kea's dedicated listener with restrict-commands refuses version-get
+	// (HTTP 403); twinleaf tells 2.2 by its status-get instead.
+	t.Run("Kea primary with its dedicated listener", func(t *testing.T) {
+		l, ns, dirs := haLab(t)
+		haMixed(t, l, keaHABoard(t, l, ns, dirs, 0, true), twinleafBoard(t, l, ns, dirs, 1))
 	})
 }
 
