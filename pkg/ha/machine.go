@@ -269,7 +269,7 @@ func (m *Machine) identify(ctx context.Context, partner State) {
 	}
 	v, err := m.cfg.Identify(ctx)
 	if err != nil {
-		m.log.Warn(fmt.Sprintf("HA_PARTNER_VERSION_UNKNOWN %s: cannot tell which Kea release %s runs, staying out of the pair until it can: %v",
+		m.log.Warn(fmt.Sprintf("HA_PARTNER_VERSION_UNKNOWN %s: cannot tell which Kea release %s runs (it must answer version-get or status-get), staying in waiting until it can: %v",
 			m.self.Name, m.partner.Name, err))
 		return
 	}
