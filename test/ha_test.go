@@ -292,7 +292,8 @@ type keaBoard struct {
 	t            *testing.T
 	l            *Lab
 	ns, dir      string
-	dhcp4, agent string // configuration files
+	dhcp4, agent string   // configuration files
+	env          []string // added to kea-dhcp4's environment
 	procs        []*Server
 }
 
@@ -343,7 +344,7 @@ func newKeaBoard(t *testing.T, l *Lab, ns, dir, self string, listener bool) *kea
 func (k *keaBoard) start() {
 	k.t.Helper()
 	k.procs = []*Server{
-		startDaemon(k.t, k.l, k.ns, k.dir, "/usr/sbin/kea-dhcp4", k.dhcp4, "DHCP4_STARTED"),
+		startDaemon(k.t, k.l, k.ns, k.dir, "/usr/sbin/kea-dhcp4", k.dhcp4, "DHCP4_STARTED", k.env...),
 		startDaemon(k.t, k.l, k.ns, k.dir, "/usr/sbin/kea-ctrl-agent", k.agent, "CTRL_AGENT_HTTP_SERVICE_STARTED"),
 	}
 }
@@ -490,65 +491,15 @@ func haMixed(t *testing.T, l *Lab, primary, standby haBoard) {
 }
 
 // startKeaStandby runs Kea 2.2 as the home pair's standby (server2) in
-// namespace ns: kea-dhcp4 with env added to its environment (such as
-// libfaketime), and kea-ctrl-agent in front of it on the standby's URL,
-// as 2.2 needs. It returns the path of kea-dhcp4's log.
-func startKeaStandby(t *testing.T, l *Lab, ns, dir string, env ...string) string {
+// namespace ns, behind its control agent, with env added to kea-dhcp4's
+// environment (such as libfaketime). It returns kea-dhcp4, whose Output
+// is its log.
+func startKeaStandby(t *testing.T, l *Lab, ns, dir string, env ...string) *Server {
 	t.Helper()
-	sock := filepath.Join(dir, "kea4.sock")
-	hooks := "/usr/lib/x86_64-linux-gnu/kea/hooks/"
-	kea := `{ "Dhcp4": {
-  "interfaces-config": { "interfaces": [ "eth0" ] },
-  "control-socket": { "socket-type": "unix", "socket-name": "` + sock + `" },
-  "lease-database": { "type": "memfile", "name": "` + filepath.Join(dir, "leases4.csv") + `", "lfc-interval": 0 },
-  "valid-lifetime": 43200, "renew-timer": 21600, "rebind-timer": 32400,
-  "hooks-libraries": [ { "library": "` + hooks + `libdhcp_lease_cmds.so" },
-    { "library": "` + hooks + `libdhcp_ha.so", "parameters": { "high-availability": [ {
-        "this-server-name": "server2", "mode": "hot-standby", "heartbeat-delay": 1000, "max-response-delay": 3000,
-        "max-ack-delay": 1000, "max-unacked-clients": 0, "sync-timeout": 10000,
-        "peers": [ { "name": "server1", "url": "http://` + haPrimary + `:8000/", "role": "primary" },
-                   { "name": "server2", "url": "http://` + haStandby + `:8000/", "role": "standby" } ] } ] } } ],
-  "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "interface": "eth0",
-    "pools": [ { "pool": "192.0.2.100-192.0.2.199" } ],
-    "option-data": [ { "name": "routers", "data": "192.0.2.1" } ] } ],
-  "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ] } }`
-	agent := `{ "Control-agent": { "http-host": "` + haStandby + `", "http-port": 8000,
-  "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } } } }`
-	dhcp4 := startKea(t, l, ns, dir, "/usr/sbin/kea-dhcp4", filepath.Join(dir, "kea-dhcp4.json"), kea, env...)
-	startKea(t, l, ns, dir, "/usr/sbin/kea-ctrl-agent", filepath.Join(dir, "kea-ca.json"), agent)
-	return dhcp4
-}
-
-// startKea runs a Kea program in ns on configuration conf (written to
-// path) with env added, its output in path.out, which it returns, and
-// kills it at the end of the test (`ip netns exec` execs it, so the
-// process is Kea itself).
-func startKea(t *testing.T, l *Lab, ns, dir, bin, path, conf string, env ...string) string {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.Create(path + ".out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := l.Cmd(ns, bin, "-c", path)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir), env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		out.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(path + ".out")
-			t.Logf("%s output:\n%s", bin, b)
-		}
-	})
-	return path + ".out"
+	k := newKeaBoard(t, l, ns, dir, "server2", false)
+	k.env = env
+	k.start()
+	return k.procs[0]
 }
 
 // TestHAPassiveBackup runs the home pair as a passive-backup primary and
