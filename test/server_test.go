@@ -40,6 +40,7 @@ type Server struct {
 	mu     sync.Mutex
 	out    bytes.Buffer
 	exited chan struct{} // closed when the process has ended
+	ready  string        // the log line's ID that says it started
 }
 
 // StartServer runs the server under test in namespace ns with config
@@ -50,7 +51,15 @@ func StartServer(t *testing.T, l *Lab, ns, dir, conf string, env ...string) *Ser
 	if isKea() {
 		bin = "/usr/sbin/kea-dhcp4"
 	}
-	s := &Server{t: t, Dir: dir, cmd: l.Cmd(ns, bin, "-c", conf)}
+	return startDaemon(t, l, ns, dir, bin, conf, "DHCP4_STARTED", env...)
+}
+
+// startDaemon runs bin -c conf in namespace ns from directory dir and
+// waits until it logs ready: the DHCP server, or Kea's control agent next
+// to a Kea 2.2 server.
+func startDaemon(t *testing.T, l *Lab, ns, dir, bin, conf, ready string, env ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Dir: dir, cmd: l.Cmd(ns, bin, "-c", conf), ready: ready}
 	s.cmd.Dir = dir
 	// Kea keeps its pid and logger lock files in /run/kea unless told
 	// otherwise; each lab server keeps them in its own directory.
@@ -69,15 +78,15 @@ func StartServer(t *testing.T, l *Lab, ns, dir, conf string, env ...string) *Ser
 		s.Stop()
 		pw.Close()
 		if t.Failed() {
-			t.Logf("server output:\n%s", s.Output())
+			t.Logf("%s output:\n%s", filepath.Base(bin), s.Output())
 		}
 	})
 	select {
 	case <-started:
 	case <-exited:
-		t.Fatalf("server exited at start-up: %v; output:\n%s", s.cmd.ProcessState, s.Output())
+		t.Fatalf("%s exited at start-up: %v; output:\n%s", bin, s.cmd.ProcessState, s.Output())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not log DHCP4_STARTED; output:\n%s", s.Output())
+		t.Fatalf("%s did not log %s; output:\n%s", bin, ready, s.Output())
 	}
 	return s
 }
@@ -89,7 +98,7 @@ func (s *Server) collect(r io.Reader, started chan struct{}) {
 		s.mu.Lock()
 		s.out.WriteString(sc.Text() + "\n")
 		s.mu.Unlock()
-		if strings.Contains(sc.Text(), "DHCP4_STARTED") {
+		if strings.Contains(sc.Text(), s.ready) {
 			once.Do(func() { close(started) })
 		}
 	}

@@ -3,13 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,10 +26,6 @@ type haService struct {
 	sync      *ha.LeaseSync
 	backlog   *ha.LeaseBacklog
 	partner   string
-	// version is the wire form of our lease updates: Kea 3.x's until
-	// detectPartner finds a Kea 2.x partner, which refuses 3.x's
-	// released-lease update.
-	version atomic.Uint32
 	// backups are the backup peers' names; their updates are waited for
 	// only with wait-backup-ack, else sent in the background, at most
 	// backupLimit transactions at a time.
@@ -71,7 +63,6 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 			partner = p
 		}
 	}
-	s.version.Store(uint32(ha.Kea3))
 	cfg := ha.Config{HA: h, Version: ha.Kea3, ClockSynced: clockSynced, Log: s.log,
 		SetDHCP: func(on bool) {
 			if on {
@@ -98,6 +89,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 			Version: ha.Kea3, ServerName: h.ThisServerName, PageLimit: h.SyncPageLimit,
 			Timeout: time.Duration(h.SyncTimeout) * time.Millisecond, Store: syncStore{d}, Log: cfg.Log}
 		s.backlog = ha.NewLeaseBacklog(h.DelayedUpdatesLimit, t, partner.Name)
+		cfg.Identify = s.identify
 		cfg.Backlog = s.backlog
 		if h.SyncLeases {
 			cfg.Syncer = s.sync
@@ -142,7 +134,13 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 	if plan == ha.UpdateSkip && len(s.backups) == 0 {
 		return nil
 	}
-	cmds := ha.UpdateCommands(ha.Version(s.version.Load()), changes)
+	v, known := s.m.PartnerVersion()
+	if !known && plan != ha.UpdateSkip {
+		// The machine sends only once it knows; this guards that promise.
+		return fmt.Errorf("ha: lease updates for %s before its Kea release is known", s.partner)
+	}
+	// Backups get the partner's form (Kea 3.x's without a partner).
+	cmds := ha.UpdateCommands(v, changes)
 	if err := s.toBackups(cmds); err != nil {
 		return err
 	}
@@ -214,34 +212,20 @@ func (s *haService) sendBackups(cmds []ha.Command) error {
 	return nil
 }
 
-// detectPartner asks the partner's version-get until it answers, and
-// switches the lease updates to Kea 2.2's form if the partner is a Kea 2.x
-// (a board not yet moved to twinleaf). Any answer ends the search: a
-// partner that refuses the command (rc 1, or HTTP 403 from a listener
-// with restrict-commands) is taken to be current.
-func (s *haService) detectPartner(ctx context.Context, t ha.Transport, every time.Duration) {
-	body, err := json.Marshal(ha.Command{Command: "version-get"})
+// identify is the machine's Identify: the partner's release decides the
+// form of our lease updates. A Kea 2.x partner (a board not yet moved to
+// twinleaf) refuses 3.x's released-lease update, so it gets lease4-del.
+func (s *haService) identify(ctx context.Context) (ha.Version, error) {
+	v, text, err := ha.Identify(ctx, s.transport, s.partner)
 	if err != nil {
-		return
+		return v, err
 	}
-	for {
-		raw, err := t.Call(ctx, s.partner, body)
-		if err == nil {
-			if a, err := ha.ParseAnswer(raw); err == nil && a.Result == ctrl.ResultSuccess && strings.HasPrefix(a.Text, "2.") {
-				s.version.Store(uint32(ha.Kea22))
-				s.log.Info(fmt.Sprintf("HA_PARTNER_VERSION partner %s runs Kea %s: lease updates use Kea 2.2's form", s.partner, a.Text))
-			}
-			return
-		}
-		if se := (*ha.StatusError)(nil); errors.As(err, &se) && se.Code == http.StatusForbidden {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
+	form := "Kea 3.x's"
+	if v == ha.Kea22 {
+		form = "Kea 2.2's"
 	}
+	s.log.Info(fmt.Sprintf("HA_PARTNER_VERSION partner %s runs %s: lease updates use %s form", s.partner, text, form))
+	return v, nil
 }
 
 // clientOf names the client of one transaction's changes, for the

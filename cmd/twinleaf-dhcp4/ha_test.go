@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"math"
 	"net"
 	"net/netip"
@@ -12,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/twinleaf/twinleaf/pkg/config"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
-	"github.com/twinleaf/twinleaf/pkg/ha"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 	"github.com/twinleaf/twinleaf/pkg/server"
 )
@@ -120,50 +116,6 @@ func TestSyncStore(t *testing.T) {
 	last := j.changes[len(j.changes)-1]
 	if len(j.changes) != 3 || last.Old != synced || last.New != current {
 		t.Errorf("lost race: journal %v, want the synced lease then the store's lease again", j.changes)
-	}
-}
-
-// versionPeer answers version-get after failing the first calls, or
-// fails every call with err.
-type versionPeer struct {
-	failures int
-	answer   string
-	err      error
-	calls    int
-}
-
-func (p *versionPeer) Call(_ context.Context, peer string, body []byte) ([]byte, error) {
-	p.calls++
-	if p.calls <= p.failures {
-		return nil, errors.New("connection refused")
-	}
-	if p.err != nil {
-		return nil, p.err
-	}
-	return []byte(p.answer), nil
-}
-
-func TestDetectPartner(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		peer   versionPeer
-		want   ha.Version
-		called int
-	}{
-		{"Kea 2.2", versionPeer{answer: `[{"result":0,"text":"2.2.0"}]`}, ha.Kea22, 1},
-		{"Kea 3.0 after the partner came up", versionPeer{failures: 2, answer: `[{"result":0,"text":"3.0.1"}]`}, ha.Kea3, 3},
-		{"twinleaf", versionPeer{answer: `[{"result":0,"text":"1.0.0"}]`}, ha.Kea3, 1},
-		{"refused", versionPeer{answer: `{"result":403,"text":"Forbidden"}`}, ha.Kea3, 1},
-		{"restrict-commands listener", versionPeer{err: &ha.StatusError{URL: "https://192.0.2.2:8005/", Code: 403}}, ha.Kea3, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := &haService{partner: "server2", log: hclog.NewNullLogger()}
-			s.version.Store(uint32(ha.Kea3))
-			s.detectPartner(context.Background(), &tc.peer, time.Millisecond)
-			if got := ha.Version(s.version.Load()); got != tc.want || tc.peer.calls != tc.called {
-				t.Errorf("version %v after %d calls, want %v after %d", got, tc.peer.calls, tc.want, tc.called)
-			}
-		})
 	}
 }
 

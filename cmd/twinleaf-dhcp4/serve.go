@@ -315,9 +315,6 @@ func (d *service) run(ctx context.Context) error {
 			defer l.Close(5 * time.Second)
 		}
 		go d.ha.m.Loop(ctx)
-		if d.ha.partner != "" {
-			go d.ha.detectPartner(ctx, d.ha.transport, time.Duration(max(c.HA[0].HeartbeatDelay, 1000))*time.Millisecond)
-		}
 	}
 	go rc.Run(ctx)
 	go d.stats.Run(ctx, time.Second)

@@ -164,3 +164,41 @@ func TestCommandArgumentsAreMaps(t *testing.T) {
 		t.Errorf("arguments %v", c.Arguments)
 	}
 }
+
+func FuzzParseVersion(f *testing.F) {
+	for _, s := range append(answerSeeds, `[{"result":0,"text":"2.2.0","arguments":{"extended":"2.2.0\ntarball"}}]`,
+		`[{"result":0,"text":"2.0.0","arguments":{"extended":"twinleaf"}}]`, `[{"result":0,"text":"3.0.1","arguments":[]}]`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, text, err := ParseVersion(b)
+		if err != nil {
+			return
+		}
+		a, aerr := ParseAnswer(b)
+		if aerr != nil || a.Result != 0 || a.Text != text {
+			t.Fatalf("ParseVersion accepted %q (text %q) that ParseAnswer reads as %+v %v", b, text, a, aerr)
+		}
+		if v == Kea22 && !keaTwoRelease.MatchString(text) {
+			t.Fatalf("Kea 2.2 form for release %q", text)
+		}
+	})
+}
+
+func FuzzParseStatusVersion(f *testing.F) {
+	for _, s := range append(answerSeeds, kea22Status, kea3Status, `[{"result":0,"arguments":{"high-availability":[{"ha-servers":{"local":null}}]}}]`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := ParseStatusVersion(b)
+		if err != nil {
+			return
+		}
+		if a, aerr := ParseAnswer(b); aerr != nil || a.Result != 0 {
+			t.Fatalf("ParseStatusVersion accepted %q that ParseAnswer reads as %+v %v", b, a, aerr)
+		}
+		if v != Kea22 && v != Kea3 {
+			t.Fatalf("version %d", v)
+		}
+	})
+}

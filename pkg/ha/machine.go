@@ -49,6 +49,13 @@ type Config struct {
 	SetDHCP func(enabled bool)
 	// Log gets Kea's HA messages ("ID text"); nil logs nothing.
 	Log hclog.Logger
+	// Identify learns the partner's wire form (see Identify); the machine
+	// calls it after a heartbeat that found a partner not identified since
+	// contact was lost or since it went back to waiting, and does not leave
+	// waiting for syncing or ready until it has succeeded. So no lease
+	// update is built before the partner's form is known. nil: the partner
+	// speaks Version.
+	Identify func(ctx context.Context) (Version, error)
 }
 
 // Machine is one server's HA state machine (Kea's HAService). Its methods
@@ -71,6 +78,11 @@ type Machine struct {
 
 	cmu  sync.Mutex // comm, shared with the packet path
 	comm *comm
+
+	// The partner's wire form (cmu): known once Identify succeeded, fresh
+	// while no contact was lost and the partner did not restart since.
+	partnerVer      Version
+	verKnown, fresh bool
 
 	served  atomic.Pointer[map[string]bool]
 	enabled atomic.Bool
@@ -98,6 +110,9 @@ func New(cfg Config) (*Machine, error) {
 	// A refusing partner retries every heartbeat-delay; three missed
 	// retries mean it stopped trying.
 	m.comm.refusalWindow = max(3*ms(h.HeartbeatDelay), 3*time.Second)
+	if cfg.Identify == nil {
+		m.partnerVer, m.verKnown, m.fresh = cfg.Version, true, true
+	}
 	m.served.Store(&map[string]bool{})
 	m.state = Waiting
 	m.prev = Waiting
@@ -203,8 +218,13 @@ func (m *Machine) Heartbeat(ctx context.Context) error {
 		var body []byte
 		body, err = call(ctx, m.cfg.Transport, m.partner.Name, HeartbeatCommand(m.cfg.Version, m.self.Name))
 		var hb Heartbeat
+		if err != nil {
+			m.log.Warn(fmt.Sprintf("HA_HEARTBEAT_COMMUNICATIONS_FAILED %s: failed to send heartbeat to %s: %v", m.self.Name, m.partnerLabel(), err))
+		} else if hb, err = ParseHeartbeat(body); err != nil {
+			m.log.Warn(fmt.Sprintf("HA_HEARTBEAT_FAILED %s: heartbeat to %s failed: %v", m.self.Name, m.partnerLabel(), err))
+		}
 		if err == nil {
-			hb, err = ParseHeartbeat(body)
+			m.identify(ctx, hb.State)
 		}
 		m.cmu.Lock()
 		now := m.cfg.Now()
@@ -214,17 +234,67 @@ func (m *Machine) Heartbeat(ctx context.Context) error {
 		}
 		if err != nil {
 			m.failedLocked(err, now)
+			m.fresh = m.cfg.Identify == nil
 		} else {
 			m.comm.heartbeatOK(hb, now)
 			m.faultCleared()
 		}
+		interrupted := err != nil && m.comm.interrupted(m.cfg.Now())
 		m.cmu.Unlock()
+		if interrupted {
+			m.log.Warn(fmt.Sprintf("HA_COMMUNICATION_INTERRUPTED %s: communication with %s is interrupted", m.self.Name, m.partner.Name))
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cancelPending, m.maintStart = false, false
 	m.run(ctx)
 	return err
+}
+
+// partnerLabel names the partner in the log as Kea does: "name (url)".
+func (m *Machine) partnerLabel() string {
+	if m.partner.URL == nil {
+		return m.partner.Name
+	}
+	return fmt.Sprintf("%s (%s)", m.partner.Name, m.partner.URL)
+}
+
+// identify asks the partner's wire form when it is not fresh: at first
+// contact, after lost contact, and when the partner is seen entering
+// waiting (a restart, perhaps as another release). A failure leaves it
+// stale, and the next heartbeat asks again.
+func (m *Machine) identify(ctx context.Context, partner State) {
+	if m.cfg.Identify == nil {
+		return
+	}
+	m.cmu.Lock()
+	if partner == Waiting && m.comm.partner != Waiting {
+		m.fresh = false
+	}
+	fresh := m.fresh
+	m.cmu.Unlock()
+	if fresh {
+		return
+	}
+	v, err := m.cfg.Identify(ctx)
+	if err != nil {
+		m.log.Warn(fmt.Sprintf("HA_PARTNER_VERSION_UNKNOWN %s: cannot tell which Kea release %s runs (it must answer version-get or status-get), staying in waiting until it can: %v",
+			m.self.Name, m.partner.Name, err))
+		return
+	}
+	m.cmu.Lock()
+	m.partnerVer, m.verKnown, m.fresh = v, true, true
+	m.cmu.Unlock()
+}
+
+// PartnerVersion is the partner's wire form for lease updates, and false
+// while it was never identified. The machine reaches a state that sends
+// updates only after identifying it.
+func (m *Machine) PartnerVersion() (Version, bool) {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	return m.partnerVer, m.verKnown
 }
 
 // Run runs the state machine once without a heartbeat: at start, and on
@@ -367,6 +437,7 @@ func (m *Machine) handle(ctx context.Context) {
 	m.cmu.Lock()
 	partner, since := m.comm.partner, m.comm.partnerSince
 	newUnsent := m.comm.newUnsent()
+	fresh := m.fresh
 	m.cmu.Unlock()
 	if m.partnerStateInvalid(partner) {
 		if m.state != Waiting {
@@ -376,7 +447,7 @@ func (m *Machine) handle(ctx context.Context) {
 	}
 	switch m.state {
 	case Waiting:
-		m.handleWaiting(partner, since)
+		m.handleWaiting(partner, since, fresh)
 	case Syncing:
 		m.handleSyncing(ctx, partner)
 	case Ready:
@@ -397,12 +468,18 @@ func (m *Machine) syncOrReady() State {
 	return Ready
 }
 
-func (m *Machine) handleWaiting(partner State, since time.Time) {
+// handleWaiting is Kea's waiting handler, except that a partner whose
+// wire form is not known yet (not identified since the last lost contact)
+// keeps us waiting: syncing and ready lead to the states that send lease
+// updates.
+func (m *Machine) handleWaiting(partner State, since time.Time, identified bool) {
 	switch partner {
 	case CommunicationRecovery, HotStandby, LoadBalancing, InMaintenance, PartnerDown, PartnerInMaintenance, Ready:
-		m.transition(m.syncOrReady())
+		if identified {
+			m.transition(m.syncOrReady())
+		}
 	case Waiting:
-		if m.self.Role == "primary" {
+		if m.self.Role == "primary" && identified {
 			m.transition(m.syncOrReady())
 		}
 	case Terminated:

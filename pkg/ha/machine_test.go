@@ -308,3 +308,39 @@ func TestRecoverySendsReset(t *testing.T) {
 		t.Errorf("ha-reset arguments %v", args)
 	}
 }
+
+// TestHeartbeatFailureLogged: a heartbeat that fails says why in Kea's
+// words, and once max-response-delay has passed that communication is
+// interrupted.
+func TestHeartbeatFailureLogged(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(map[string]any) ([]byte, error)
+		want   string
+	}{
+		{"no answer", nil, "HA_HEARTBEAT_COMMUNICATIONS_FAILED server1: failed to send heartbeat to server2: ha: ha-heartbeat to server2: connection refused"},
+		{"not JSON", func(map[string]any) ([]byte, error) { return []byte("<html>"), nil }, "HA_HEARTBEAT_FAILED server1: heartbeat to server2 failed: ha: bad answer"},
+		{"wrong shape", func(map[string]any) ([]byte, error) { return []byte(`[{"result":0,"arguments":{"state":42}}]`), nil },
+			"HA_HEARTBEAT_FAILED server1: heartbeat to server2 failed:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, haConfig("hot-standby", "server1"))
+			if tt.answer != nil {
+				r.tr.answer["ha-heartbeat"] = tt.answer
+			}
+			r.m.Heartbeat(context.Background())
+			if !strings.Contains(r.log.String(), tt.want) {
+				t.Errorf("log lacks %q:\n%s", tt.want, r.log)
+			}
+			if strings.Contains(r.log.String(), "HA_COMMUNICATION_INTERRUPTED ") {
+				t.Errorf("interrupted before max-response-delay:\n%s", r.log)
+			}
+			r.clk.Add(61 * time.Second)
+			r.m.Heartbeat(context.Background())
+			if want := "HA_COMMUNICATION_INTERRUPTED server1: communication with server2 is interrupted"; !strings.Contains(r.log.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, r.log)
+			}
+		})
+	}
+}
