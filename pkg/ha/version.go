@@ -3,7 +3,9 @@ package ha
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 )
@@ -24,11 +26,16 @@ var keaTwoRelease = regexp.MustCompile(`^2\.[0-9]+\.[0-9]+`)
 // answered neither command); the caller tries again later.
 func Identify(ctx context.Context, t Transport, peer string) (Version, string, error) {
 	body, err := call(ctx, t, peer, Command{Command: "version-get"})
-	if err != nil {
+	var se *StatusError
+	switch {
+	case err == nil:
+		if v, text, err := ParseVersion(body); err == nil {
+			return v, text, nil
+		}
+	case errors.As(err, &se) && se.Code == http.StatusForbidden:
+		// A listener with restrict-commands: status-get is allowed.
+	default:
 		return Kea3, "", err
-	}
-	if v, text, err := ParseVersion(body); err == nil {
-		return v, text, nil
 	}
 	body, err = call(ctx, t, peer, Command{Command: "status-get"})
 	if err != nil {

@@ -40,6 +40,9 @@ func TestIdentify(t *testing.T) {
 		{name: "agent without its server", version: answer(`[{"result":1,"text":"unable to forward command to the dhcp4 service"}]`),
 			state: answer(`[{"result":1,"text":"unable to forward command to the dhcp4 service"}]`), err: "unable to forward"},
 		{name: "garbage", version: answer(`<html>`), state: answer(`[{"result":0,"arguments":{"pid":1}}]`), err: "no high-availability"},
+		{name: "restricted twinleaf listener (HTTP 403)", version: func(map[string]any) ([]byte, error) {
+			return nil, &StatusError{URL: "https://192.0.2.3:8005/", Code: 403}
+		}, state: answer(kea3Status), want: Kea3, text: "3.x or twinleaf (status-get)"},
 		{name: "hangs up on status-get", version: answer(forbidden), state: unreachable, err: "status-get to server2: connection refused"},
 	}
 	for _, tt := range tests {
