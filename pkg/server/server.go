@@ -63,6 +63,10 @@ type Config struct {
 	// another costs more CPU than answering it, so without
 	// multi-threading there is no hand-off. Workers and QueueSize are
 	// then unused.
+	//
+	// Under load a Direct reader hands each batch to a flusher goroutine
+	// and goes on answering (OFFERs need no flush) while the disk works;
+	// batches that queue up meanwhile share one flush.
 	Direct bool
 	// ServerAddrs returns the addresses of every socket in use, for the
 	// engine's server-identifier check.
@@ -107,6 +111,12 @@ type Server struct {
 	direct sync.Mutex
 	// batches is each worker's batch; in Direct mode each reader has its own.
 	batches []batch
+	// flushes carries Direct mode's batches to the flusher;
+	// flushed is closed when it has finished; spare recycles batches.
+	flushes chan *batch
+	flushed chan struct{}
+	spare   chan *batch
+	queued  atomic.Int32 // batches handed to the flusher and not yet flushed
 	leases  *logging.Logger
 	readers sync.WaitGroup
 	// progress counts handled packets per worker, for Healthy.
@@ -148,6 +158,10 @@ func New(c Config) *Server {
 	s.free.New = func() any { return &Packet{Packet: netio.Packet{Buf: make([]byte, MaxPacket)}} }
 	if c.Direct {
 		s.progress = make([]atomic.Uint64, 1)
+		s.flushes = make(chan *batch, 4)
+		s.flushed = make(chan struct{})
+		s.spare = make(chan *batch, 8)
+		go s.flusher()
 		return s
 	}
 	workers := max(c.Workers, 1)
@@ -208,7 +222,7 @@ func (s *Server) Serve(c netio.Conn) {
 func (s *Server) serveDirect(c netio.Conn) {
 	defer s.readers.Done()
 	tr, _ := c.(netio.TryReader)
-	var b batch
+	b := s.newBatch()
 	for {
 		p, err := s.read(c)
 		if err != nil {
@@ -219,20 +233,79 @@ func (s *Server) serveDirect(c netio.Conn) {
 		}
 		s.direct.Lock()
 		if !s.dropDisabled(p) {
-			s.handle(0, p, &b)
+			s.handle(0, p, b)
 		}
-		for n := 1; tr != nil && n < maxBatch; n++ {
+		n := 1
+		for ; tr != nil && n < maxBatch; n++ {
 			q := s.packet(c)
 			if ok, err := tr.TryRead(&q.Packet); !ok || err != nil {
 				s.free.Put(q) // an error comes back from the next Read
 				break
 			}
 			if !s.dropDisabled(q) {
-				s.handle(0, q, &b)
+				s.handle(0, q, b)
 			}
 		}
-		s.flush(&b)
+		// Under load (more than one query was waiting, or earlier
+		// batches are still being flushed) the flusher takes the batch
+		// and the reader goes on; otherwise the reader flushes it
+		// itself, sparing a hand-off between threads. Batches never
+		// overtake one another: a reader flushes only when none is
+		// queued.
+		switch {
+		case len(b.items) == 0:
+		case n > 1 || s.queued.Load() > 0:
+			s.queued.Add(1)
+			s.flushes <- b
+			b = s.newBatch()
+		default:
+			s.flush(b)
+		}
 		s.direct.Unlock()
+	}
+}
+
+// flusher flushes Direct mode's batches in the order they were read,
+// merging those that queued up while the previous flush ran.
+func (s *Server) flusher() {
+	defer close(s.flushed)
+	for b := range s.flushes {
+		merged := int32(1)
+	more:
+		for len(b.items) < maxBatch {
+			select {
+			case nb, ok := <-s.flushes:
+				if !ok {
+					break more
+				}
+				b.items = append(b.items, nb.items...)
+				clear(nb.items)
+				nb.items = nb.items[:0]
+				s.recycle(nb)
+				merged++
+			default:
+				break more
+			}
+		}
+		s.flush(b)
+		s.recycle(b)
+		s.queued.Add(-merged)
+	}
+}
+
+func (s *Server) newBatch() *batch {
+	select {
+	case b := <-s.spare:
+		return b
+	default:
+		return &batch{}
+	}
+}
+
+func (s *Server) recycle(b *batch) {
+	select {
+	case s.spare <- b:
+	default:
 	}
 }
 
@@ -278,6 +351,10 @@ func (s *Server) Close() {
 	s.readers.Wait()
 	if s.pool != nil {
 		s.pool.Close()
+	}
+	if s.flushes != nil {
+		close(s.flushes)
+		<-s.flushed
 	}
 	s.parkedWG.Wait()
 }
