@@ -121,9 +121,15 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 	if !d.current().Dhcp4.LeaseCmds {
 		return
 	}
-	if err := leasecmds.Register(d.reg, leasecmds.Deps{Store: d.store, Commit: d.srv.Commit,
+	deps := leasecmds.Deps{Store: d.store, Commit: d.srv.Commit,
 		Observe: func(c lease.Change) { d.srv.Engine().Observe(c) },
-		Subnets: func() []leasecmds.SubnetInfo { return *d.subnets.Load() }, Stats: d.stats}); err != nil {
+		Subnets: func() []leasecmds.SubnetInfo { return *d.subnets.Load() }, Stats: d.stats}
+	if d.ha != nil {
+		// The partner's updates win over a disagreeing local lease; HA
+		// counts and logs each (status-get's lease-update-conflicts-resolved).
+		deps.Conflict = d.ha.m.ConflictResolved
+	}
+	if err := leasecmds.Register(d.reg, deps); err != nil {
 		d.log.Error("COMMAND_REGISTRATION_FAILED", "error", err)
 	}
 }

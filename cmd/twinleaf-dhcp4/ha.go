@@ -153,6 +153,8 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 		}
 		return nil
 	}
+	// A conflict answer is no error: this server serves the client, so
+	// the reply goes out with its lease (ha.SendUpdate).
 	hw, cid := clientOf(changes)
 	for _, c := range cmds {
 		if err := ha.SendUpdate(s.life, s.m, s.transport, s.partner, c, hw, cid); err != nil {
@@ -228,8 +230,8 @@ func (s *haService) identify(ctx context.Context) (ha.Version, error) {
 	return v, nil
 }
 
-// clientOf names the client of one transaction's changes, for the
-// partner's rejected-client accounting.
+// clientOf names the client of one transaction's changes, for the log
+// line of a lease update the partner answers with a conflict.
 func clientOf(changes []lease.Change) (net.HardwareAddr, []byte) {
 	for i := len(changes) - 1; i >= 0; i-- {
 		l := changes[i].New

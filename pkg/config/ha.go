@@ -33,6 +33,11 @@ type HA struct {
 	StateMachine            map[string]string // state -> pause
 	Peers                   []Peer
 	path                    string
+
+	// MaxRejectedPos is where max-rejected-lease-updates is written (zero
+	// when absent): twinleaf accepts it but resolves conflicting lease
+	// updates instead of terminating, and says so at start.
+	MaxRejectedPos Pos
 }
 
 // HAMultiThreading is the HA block's multi-threading map.
@@ -98,6 +103,9 @@ func (d *dec) ha(n *Node, path string) HA {
 	})
 	if n.Kind != Object {
 		return h
+	}
+	if v := n.Get("max-rejected-lease-updates"); v != nil {
+		h.MaxRejectedPos = v.Pos
 	}
 	if !delayed && h.Mode == "load-balancing" {
 		h.DelayedUpdatesLimit = 100

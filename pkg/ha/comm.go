@@ -11,12 +11,11 @@ const (
 	warnSkew        = 30 * time.Second
 	terminateSkew   = 60 * time.Second
 	skewWarnEvery   = 60 * time.Second
-	rejectedExpiry  = 24 * time.Hour
 	terminatedAfter = 10 * time.Minute // 3.x: partner terminated this long while we wait
 )
 
-// clientKey identifies a client for failure detection and rejected
-// updates: its hardware address and option 61 data.
+// clientKey identifies a client for failure detection: its hardware
+// address and option 61 data.
 type clientKey struct{ hw, id string }
 
 // comm is what this server knows about its partner (Kea's
@@ -25,7 +24,6 @@ type comm struct {
 	maxResponseDelay time.Duration
 	maxAckDelay      time.Duration
 	maxUnacked       uint32
-	maxRejected      uint32
 
 	poke          time.Time // last successful heartbeat, or start
 	partner       State
@@ -39,8 +37,13 @@ type comm struct {
 	partnerUnsent [2]uint64 // previous and latest unsent-update-count
 	clients       map[clientKey]bool
 	analyzed      uint64
-	rejected      map[clientKey]time.Time // expiry per rejected client
 	unsent        uint64
+
+	// Lease update conflicts (README, "Conflicting lease updates"):
+	// updates the partner answered with rc 4, how many of them the
+	// second attempt made it take, and the partner's updates this server
+	// applied over a disagreeing local lease.
+	conflicts, conflictsRetried, conflictsReceived uint64
 
 	// fault is the configuration fault of the last failed request to the
 	// partner, kept until a request succeeds (a plain failure meanwhile
@@ -77,10 +80,10 @@ func (c *comm) configFault(now time.Time) (Fault, bool) {
 	return c.refusedNow(now)
 }
 
-func newComm(now time.Time, maxResponse, maxAck time.Duration, maxUnacked, maxRejected uint32) *comm {
+func newComm(now time.Time, maxResponse, maxAck time.Duration, maxUnacked uint32) *comm {
 	return &comm{maxResponseDelay: maxResponse, maxAckDelay: maxAck, maxUnacked: maxUnacked,
-		maxRejected: maxRejected, poke: now, partner: Unavailable, partnerSince: now,
-		partnerSynced: true, clients: map[clientKey]bool{}, rejected: map[clientKey]time.Time{}}
+		poke: now, partner: Unavailable, partnerSince: now,
+		partnerSynced: true, clients: map[clientKey]bool{}}
 }
 
 // interrupted reports that no heartbeat succeeded for longer than
@@ -193,20 +196,6 @@ func (c *comm) skewWarns(now time.Time) bool {
 	}
 	c.lastSkewWarn = now
 	return true
-}
-
-// rejectedCount drops expired entries and counts the rest.
-func (c *comm) rejectedCount(now time.Time) uint32 {
-	for k, exp := range c.rejected {
-		if !now.Before(exp) {
-			delete(c.rejected, k)
-		}
-	}
-	return uint32(len(c.rejected))
-}
-
-func (c *comm) rejectedTerminates(now time.Time) bool {
-	return c.maxRejected > 0 && c.rejectedCount(now) >= c.maxRejected
 }
 
 // countUnsent bumps unsent-update-count; 0 is reserved for a fresh start,

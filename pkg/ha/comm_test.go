@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
+	"github.com/twinleaf/twinleaf/pkg/leasecmds"
+	"github.com/twinleaf/twinleaf/pkg/memfile"
 )
 
 func TestSecsByteSwap(t *testing.T) {
@@ -235,33 +239,66 @@ func TestSkewWarningOncePerMinute(t *testing.T) {
 	}
 }
 
-func TestRejectedUpdatesTerminate(t *testing.T) {
+// TestConflictsNeverTerminate: Kea terminates HA once
+// max-rejected-lease-updates clients had an update rejected within 24 h;
+// twinleaf keeps the pair in its state however many conflicts the
+// partner answers, and says at start that the key no longer terminates.
+func TestConflictsNeverTerminate(t *testing.T) {
 	h := haConfig("hot-standby", "server1")
 	h.MaxRejectedLeaseUpdates = 3
+	h.MaxRejectedPos = config.Pos{File: "kea-dhcp4.conf", Line: 40, Col: 43}
 	r := newRig(t, h)
+	if n := strings.Count(r.log.String(), "HA_MAX_REJECTED_LEASE_UPDATES_IGNORED server1: kea-dhcp4.conf:40:43: max-rejected-lease-updates 3 is accepted but never terminates"); n != 1 {
+		t.Errorf("%d start-up warnings naming the key, want 1:\n%s", n, r.log)
+	}
 	r.force(HotStandby, HotStandby)
 	r.step()
-	for i := range byte(3) {
-		r.m.UpdateRejected(net.HardwareAddr{0, 0, 0, 0, 0, i}, nil)
-	}
-	r.m.UpdateAccepted(net.HardwareAddr{0, 0, 0, 0, 0, 0}, nil)
-	if got := r.step(); got != HotStandby {
-		t.Fatalf("2 rejected clients of 3: %s", got)
-	}
-	r.m.UpdateRejected(net.HardwareAddr{0, 0, 0, 0, 0, 9}, nil)
-	r.clk.Add(rejectedExpiry) // all three expire together
-	if got := r.step(); got != HotStandby {
-		t.Fatalf("expired rejections still count: %s", got)
-	}
-	for i := range byte(3) {
-		r.m.UpdateRejected(net.HardwareAddr{0, 0, 0, 0, 0, i}, []byte{1, i})
+	r.tr.answer["lease4-update"] = answers(rc4)
+	r.tr.answer["lease4-del"] = answers(rc0)
+	for i := range byte(50) {
+		hw := net.HardwareAddr{2, 0, 0, 0, 0, i} // a randomised MAC each time
+		if err := SendUpdate(context.Background(), r.m, r.tr, "server2", LeaseUpdateCommand(Kea3, testLease(i, 1)), hw, nil); err != nil {
+			t.Fatalf("conflict %d held the reply back: %v", i, err)
+		}
+		if got := r.step(); got != HotStandby {
+			t.Fatalf("after %d conflicting clients (max-rejected-lease-updates 3): %s", i+1, got)
+		}
 	}
 	r.m.Run(context.Background())
-	if got := r.m.State(); got != Terminated {
-		t.Fatalf("3 rejected clients of 3: %s, want terminated", got)
+	if got := r.m.State(); got != HotStandby {
+		t.Errorf("state %s after 50 conflicting clients, want hot-standby", got)
 	}
-	if !strings.Contains(r.log.String(), "HA_TERMINATED HA server1: service terminated") {
-		t.Errorf("no HA_TERMINATED line:\n%s", r.log)
+	if strings.Contains(r.log.String(), "TERMINAT") {
+		t.Errorf("a termination was logged:\n%s", r.log)
+	}
+	remote := r.m.Status()["ha-servers"].(map[string]any)["remote"].(map[string]any)
+	if got := remote["lease-update-conflicts"]; got != uint64(50) {
+		t.Errorf("status-get lease-update-conflicts %v, want 50", got)
+	}
+	// Without the key in the file there is nothing to warn about.
+	if quiet := newRig(t, haConfig("hot-standby", "server1")); strings.Contains(quiet.log.String(), "HA_MAX_REJECTED") {
+		t.Errorf("warned without the key:\n%s", quiet.log)
+	}
+}
+
+// TestConflictResolved: the partner's updates applied over a disagreeing
+// local lease are counted in the local server's status and logged.
+func TestConflictResolved(t *testing.T) {
+	r := newRig(t, haConfig("hot-standby", "server2"))
+	local := r.m.Status()["ha-servers"].(map[string]any)["local"].(map[string]any)
+	if _, ok := local["lease-update-conflicts-resolved"]; ok {
+		t.Errorf("a fresh server shows lease-update-conflicts-resolved: %v", local)
+	}
+	held := testLease(9, 1)
+	r.m.ConflictResolved(leasecmds.Conflict{Command: "lease4-update", Addr: held.Addr, Reason: "the address is held by another client", Local: held})
+	r.m.ConflictResolved(leasecmds.Conflict{Command: "lease4-del", Addr: held.Addr, Reason: "the local lease changed while the command was applied"})
+	local = r.m.Status()["ha-servers"].(map[string]any)["local"].(map[string]any)
+	if got := local["lease-update-conflicts-resolved"]; got != uint64(2) {
+		t.Errorf("lease-update-conflicts-resolved %v, want 2", got)
+	}
+	want := "HA_LEASE_UPDATE_CONFLICT_RESOLVED server2: lease4-update for " + held.Addr.String() + " conflicted with this server's lease (the address is held by another client; local lease of hw-address " + memfile.FormatHex(held.HWAddr) + "): applied in favour of the sender"
+	if !strings.Contains(r.log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, r.log)
 	}
 }
 

@@ -236,6 +236,9 @@ func (m *Machine) Status() map[string]any {
 	if m.partner != nil {
 		m.cmu.Lock()
 		c := m.comm
+		if c.conflictsReceived > 0 {
+			local["lease-update-conflicts-resolved"] = c.conflictsReceived
+		}
 		interrupted := c.interrupted(now)
 		unacked := c.unackedCount()
 		var left uint32
@@ -259,8 +262,13 @@ func (m *Machine) Status() map[string]any {
 			"communication-interrupted": interrupted, "connecting-clients": len(c.clients),
 			"unacked-clients": unacked, "unacked-clients-left": left, "analyzed-packets": c.analyzed,
 			"system-time": sysTime, "clock-skew": skew}
+		remote := servers["remote"].(map[string]any)
 		if f, ok := c.configFault(now); ok {
-			servers["remote"].(map[string]any)["config-fault"] = f.String()
+			remote["config-fault"] = f.String()
+		}
+		if c.conflicts > 0 {
+			remote["lease-update-conflicts"] = c.conflicts
+			remote["lease-update-conflicts-fixed-by-retry"] = c.conflictsRetried
 		}
 		m.cmu.Unlock()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/twinleaf/twinleaf/pkg/config"
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/leasecmds"
 	"github.com/twinleaf/twinleaf/pkg/memfile"
 )
 
@@ -106,12 +106,17 @@ func New(cfg Config) (*Machine, error) {
 		return nil, fmt.Errorf("ha: %s has a partner (%s) but no transport to reach it", m.self.Name, m.partner.Name)
 	}
 	h := cfg.HA
-	m.comm = newComm(cfg.Now(), ms(h.MaxResponseDelay), ms(h.MaxAckDelay), h.MaxUnackedClients, h.MaxRejectedLeaseUpdates)
+	m.comm = newComm(cfg.Now(), ms(h.MaxResponseDelay), ms(h.MaxAckDelay), h.MaxUnackedClients)
 	// A refusing partner retries every heartbeat-delay; three missed
 	// retries mean it stopped trying.
 	m.comm.refusalWindow = max(3*ms(h.HeartbeatDelay), 3*time.Second)
 	if cfg.Identify == nil {
 		m.partnerVer, m.verKnown, m.fresh = cfg.Version, true, true
+	}
+	if h.MaxRejectedPos != (config.Pos{}) && m.partner != nil {
+		log.Warn(fmt.Sprintf("HA_MAX_REJECTED_LEASE_UPDATES_IGNORED %s: %s: max-rejected-lease-updates %d is accepted but never terminates HA in twinleaf: "+
+			"a lease update the partner rejects as a conflict is retried once in favour of the server serving the client, logged and counted in status-get "+
+			"(lease-update-conflicts); remove the key to silence this warning", m.self.Name, h.MaxRejectedPos, h.MaxRejectedLeaseUpdates))
 	}
 	m.served.Store(&map[string]bool{})
 	m.state = Waiting
@@ -349,8 +354,7 @@ func (m *Machine) normal() State {
 	return HotStandby
 }
 
-// onEntry runs the state's entry actions: scopes, local DHCP, and the
-// rejected-updates reset.
+// onEntry runs the state's entry actions: scopes and local DHCP.
 func (m *Machine) onEntry() {
 	if !m.entry {
 		return
@@ -371,12 +375,6 @@ func (m *Machine) onEntry() {
 		m.serveDefault()
 	}
 	m.adjustDHCP()
-	switch m.state {
-	case Waiting, Syncing, Ready, PartnerDown, Terminated:
-		m.cmu.Lock()
-		clear(m.comm.rejected)
-		m.cmu.Unlock()
-	}
 	if m.paused {
 		m.log.Info(fmt.Sprintf("HA_STATE_MACHINE_PAUSED %s: state machine paused in state %s", m.self.Name, m.state))
 	}
@@ -679,9 +677,10 @@ func (m *Machine) partnerStateInvalid(p State) bool {
 	return false
 }
 
-// shouldTerminate is Kea's clock-skew and rejected-updates check, with
-// twinleaf's rule that only a skew between two synchronised clocks
-// terminates.
+// shouldTerminate is Kea's clock-skew check, with twinleaf's rule that
+// only a skew between two synchronised clocks terminates. Kea's second
+// reason, too many rejected lease updates, is gone: twinleaf resolves
+// conflicts instead (README, "Conflicting lease updates").
 func (m *Machine) shouldTerminate() bool {
 	localSynced := m.cfg.ClockSynced == nil || m.cfg.ClockSynced()
 	now := m.cfg.Now()
@@ -698,10 +697,6 @@ func (m *Machine) shouldTerminate() bool {
 			text += ", waiting for a synchronized clock before acting on it"
 		}
 		m.log.Warn(fmt.Sprintf("HA_HIGH_CLOCK_SKEW %s: %s, please synchronize clocks!", m.self.Name, text))
-	}
-	if c.rejectedTerminates(now) {
-		m.log.Error(fmt.Sprintf("HA_LEASE_UPDATE_REJECTS_CAUSED_TERMINATION %s: too many rejected lease updates cause the HA service to terminate", m.self.Name))
-		return true
 	}
 	return false
 }
@@ -896,20 +891,32 @@ func (m *Machine) UnsentUpdateCount() uint64 {
 	return m.comm.unsent
 }
 
-// UpdateRejected records a lease update the partner refused with a
-// conflict (rc 4, Kea 3.x) for the client; enough distinct clients within
-// 24 h terminate HA.
-func (m *Machine) UpdateRejected(hw net.HardwareAddr, clientID []byte) {
+// UpdateConflict records a lease update the partner answered with a
+// conflict (rc 4), and whether the second attempt made the partner take
+// this server's lease. The partner answered, so it stays available, and
+// the client's reply goes out: this server serves the client.
+func (m *Machine) UpdateConflict(retried bool) {
 	m.cmu.Lock()
 	defer m.cmu.Unlock()
-	m.comm.rejected[clientKey{string(hw), string(clientID)}] = m.cfg.Now().Add(rejectedExpiry)
+	m.comm.conflicts++
+	if retried {
+		m.comm.conflictsRetried++
+	}
 }
 
-// UpdateAccepted forgets an earlier rejection of the client.
-func (m *Machine) UpdateAccepted(hw net.HardwareAddr, clientID []byte) {
+// ConflictResolved records and logs a lease update from the partner that
+// this server applied over a disagreeing local lease: the partner serves
+// the client, so its lease wins. It is leasecmds.Deps.Conflict.
+func (m *Machine) ConflictResolved(c leasecmds.Conflict) {
 	m.cmu.Lock()
-	defer m.cmu.Unlock()
-	delete(m.comm.rejected, clientKey{string(hw), string(clientID)})
+	m.comm.conflictsReceived++
+	m.cmu.Unlock()
+	local := "none"
+	if c.Local != nil {
+		local = fmt.Sprintf("hw-address %s", memfile.FormatHex(c.Local.HWAddr))
+	}
+	m.log.Warn(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT_RESOLVED %s: %s for %s conflicted with this server's lease (%s; local lease of %s): applied in favour of the sender, which serves the client",
+		m.self.Name, c.Command, c.Addr, c.Reason, local))
 }
 
 // ShouldReclaim reports whether this server reclaims the expired lease: a

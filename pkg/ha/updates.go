@@ -2,12 +2,12 @@ package ha
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
 
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/memfile"
 )
 
 // UpdateCommands are the partner updates for one transaction's changes,
@@ -35,30 +35,32 @@ func UpdateCommands(v Version, changes []lease.Change) []Command {
 	return append(dels, puts...)
 }
 
-// ErrConflict is a lease update the partner refused with rc 4 (Kea 3.x):
-// the reply is dropped but the partner stays available.
-var ErrConflict = errors.New("ha: the partner refused the lease update as a conflict")
-
 // SendUpdate sends one lease update and applies Kea's outcome rules to
 // the machine: rc 0 and rc 3 (empty, e.g. deleting a missing lease)
-// succeed, as in Kea's answer check; rc 4 counts the
-// client as rejected; anything else marks the partner unavailable. A nil
-// result means the held reply may go out.
+// succeed, as in Kea's answer check; anything else but a conflict marks
+// the partner unavailable. A nil result means the held reply may go out.
+//
+// A conflict (rc 4) is not Kea's rejected update: this server serves the
+// client and its lease is durable, so the reply goes out (nil) and HA is
+// never terminated for it. The update is tried once more in a form that
+// makes the partner take this server's lease (retryConflict), and both
+// outcomes are counted (UpdateConflict) and logged.
 func SendUpdate(ctx context.Context, m *Machine, t Transport, peer string, c Command, hw net.HardwareAddr, clientID []byte) error {
-	body, err := call(ctx, t, peer, c)
-	var a Answer
-	if err == nil {
-		a, err = ParseAnswer(body)
-	}
+	a, err := send(ctx, t, peer, c)
 	if err == nil {
 		switch {
 		case a.Result == 0, a.Result == 3:
-			m.UpdateAccepted(hw, clientID)
 			return nil
 		case a.Result == 4:
-			m.UpdateRejected(hw, clientID)
-			m.log.Warn(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT %s: lease update %s sent to %s returned conflict status code: %s", m.self.Name, c.Command, peer, a.Text))
-			return fmt.Errorf("%w: %s", ErrConflict, a.Text)
+			fixed := retryConflict(ctx, t, peer, c)
+			m.UpdateConflict(fixed)
+			outcome := "twinleaf keeps this server's lease (it serves the client), answers the client and stays in its state; the partner did not take the lease when sent again and differs until the next update or sync"
+			if fixed {
+				outcome = "twinleaf keeps this server's lease (it serves the client), answers the client and stays in its state; sent again, the partner now holds it"
+			}
+			m.log.Warn(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT %s: lease update %s for [hwtype=1 %s], cid=[%s] sent to %s returned conflict status code: %s; %s",
+				m.self.Name, c.Command, hw, memfile.FormatHex(clientID), peer, a.Text, outcome))
+			return nil
 		}
 		err = a.Err()
 	}
@@ -67,6 +69,31 @@ func SendUpdate(ctx context.Context, m *Machine, t Transport, peer string, c Com
 		m.PartnerUnavailable(err)
 	}
 	return err
+}
+
+// send sends c and reads the answer.
+func send(ctx context.Context, t Transport, peer string, c Command) (Answer, error) {
+	body, err := call(ctx, t, peer, c)
+	if err != nil {
+		return Answer{}, err
+	}
+	return ParseAnswer(body)
+}
+
+// retryConflict is the second attempt after a conflict, with commands
+// every Kea release has: an update becomes lease4-del of the address,
+// then the same lease4-update (with force-create, so the partner creates
+// the lease afresh); a deletion is sent once more. It reports whether the
+// partner took it.
+func retryConflict(ctx context.Context, t Transport, peer string, c Command) bool {
+	if c.Command == "lease4-update" {
+		del := Command{"lease4-del", map[string]any{"ip-address": c.Arguments["ip-address"]}}
+		if a, err := send(ctx, t, peer, del); err != nil || (a.Result != 0 && a.Result != 3) {
+			return false
+		}
+	}
+	a, err := send(ctx, t, peer, c)
+	return err == nil && (a.Result == 0 || a.Result == 3)
 }
 
 // LeaseBacklog is load-balancing's communication-recovery queue: updates

@@ -2,7 +2,6 @@ package ha
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -35,43 +34,84 @@ func TestUpdateCommands(t *testing.T) {
 	}
 }
 
+// answers answers with bodies in turn, repeating the last.
+func answers(bodies ...string) func(map[string]any) ([]byte, error) {
+	n := 0
+	return func(map[string]any) ([]byte, error) {
+		b := bodies[min(n, len(bodies)-1)]
+		n++
+		return []byte(b), nil
+	}
+}
+
+const (
+	rc0 = `[{"result":0,"text":"IPv4 lease updated."}]`
+	rc1 = `[{"result":1,"text":"Invalid state value: 3"}]`
+	rc3 = `[{"result":3,"text":"IPv4 lease not found."}]`
+	rc4 = `[{"result":4,"text":"ResourceBusy: IP address:192.0.2.1 could not be updated."}]`
+)
+
 func TestSendUpdate(t *testing.T) {
 	hw := net.HardwareAddr{0, 0, 0, 0, 0, 1}
-	answer := func(body string) func(map[string]any) ([]byte, error) {
-		return func(map[string]any) ([]byte, error) { return []byte(body), nil }
-	}
+	update, del := LeaseUpdateCommand(Kea3, testLease(1, 1)), LeaseDeleteCommand(Kea3, testLease(1, 1))
 	tests := []struct {
-		name        string
-		cmd         Command
-		answer      func(map[string]any) ([]byte, error)
-		err         error
-		unavailable bool
-		rejected    int
+		name     string
+		cmd      Command
+		update   func(map[string]any) ([]byte, error)
+		del      func(map[string]any) ([]byte, error)
+		sent     string
+		failed   bool // an error: the reply is held back, the partner unavailable
+		fixed    bool // a conflict the second attempt resolved
+		conflict bool
 	}{
-		{"added", LeaseUpdateCommand(Kea3, testLease(1, 1)), ok("IPv4 lease added."), nil, false, 0},
-		{"delete of a missing lease", LeaseDeleteCommand(Kea3, testLease(1, 1)), answer(`[{"result":3,"text":"IPv4 lease not found."}]`), nil, false, 0},
-		{"empty answer to an update", LeaseUpdateCommand(Kea3, testLease(1, 1)), answer(`[{"result":3,"text":"x"}]`), nil, false, 0},
-		{"conflict", LeaseUpdateCommand(Kea3, testLease(1, 1)), answer(`[{"result":4,"text":"address in use"}]`), ErrConflict, false, 1},
-		{"2.2 error", LeaseUpdateCommand(Kea3, testLease(1, 1)), answer(`[{"result":1,"text":"Invalid state value: 3"}]`), errors.New(""), true, 0},
-		{"unauthorized map", LeaseUpdateCommand(Kea3, testLease(1, 1)), answer(`{"result":401,"text":"Unauthorized"}`), errors.New(""), true, 0},
-		{"no answer", LeaseUpdateCommand(Kea3, testLease(1, 1)), nil, errors.New(""), true, 0},
+		{name: "added", cmd: update, update: answers(rc0), sent: "lease4-update"},
+		{name: "delete of a missing lease", cmd: del, del: answers(rc3), sent: "lease4-del"},
+		{name: "empty answer to an update", cmd: update, update: answers(rc3), sent: "lease4-update"},
+		{name: "conflict resolved by del and update", cmd: update, update: answers(rc4, rc0), del: answers(rc0),
+			sent: "lease4-update,lease4-del,lease4-update", conflict: true, fixed: true},
+		{name: "conflict the partner keeps", cmd: update, update: answers(rc4), del: answers(rc3),
+			sent: "lease4-update,lease4-del,lease4-update", conflict: true},
+		{name: "conflict, the deletion refused", cmd: update, update: answers(rc4), del: answers(rc1),
+			sent: "lease4-update,lease4-del", conflict: true},
+		{name: "conflict, no answer to the retry", cmd: update, update: answers(rc4),
+			sent: "lease4-update,lease4-del", conflict: true},
+		{name: "conflict on a deletion, resent", cmd: del, del: answers(rc4, rc0),
+			sent: "lease4-del,lease4-del", conflict: true, fixed: true},
+		{name: "2.2 error", cmd: update, update: answers(rc1), sent: "lease4-update", failed: true},
+		{name: "unauthorized map", cmd: update, update: answers(`{"result":401,"text":"Unauthorized"}`), sent: "lease4-update", failed: true},
+		{name: "no answer", cmd: update, sent: "lease4-update", failed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, haConfig("hot-standby", "server1"))
 			r.force(HotStandby, HotStandby)
-			if tt.answer != nil {
-				r.tr.answer[tt.cmd.Command] = tt.answer
+			if tt.update != nil {
+				r.tr.answer["lease4-update"] = tt.update
+			}
+			if tt.del != nil {
+				r.tr.answer["lease4-del"] = tt.del
 			}
 			err := SendUpdate(context.Background(), r.m, r.tr, "server2", tt.cmd, hw, nil)
-			if (err == nil) != (tt.err == nil) || (errors.Is(tt.err, ErrConflict) && !errors.Is(err, ErrConflict)) {
-				t.Errorf("error %v, want %v", err, tt.err)
+			if (err != nil) != tt.failed {
+				t.Errorf("error %v, want one: %v", err, tt.failed)
 			}
-			if got := r.m.PartnerState() == Unavailable; got != tt.unavailable {
-				t.Errorf("partner unavailable %v, want %v", got, tt.unavailable)
+			if got := r.m.PartnerState() == Unavailable; got != tt.failed {
+				t.Errorf("partner unavailable %v, want %v", got, tt.failed)
 			}
-			if n := len(r.m.comm.rejected); n != tt.rejected {
-				t.Errorf("%d rejected clients, want %d", n, tt.rejected)
+			if got := strings.Join(r.tr.commands(), ","); got != tt.sent {
+				t.Errorf("sent %s, want %s", got, tt.sent)
+			}
+			remote := r.m.Status()["ha-servers"].(map[string]any)["remote"].(map[string]any)
+			conflicts, fixed := remote["lease-update-conflicts"], remote["lease-update-conflicts-fixed-by-retry"]
+			switch {
+			case !tt.conflict && (conflicts != nil || fixed != nil):
+				t.Errorf("status-get shows conflicts %v, fixed %v; want neither key", conflicts, fixed)
+			case tt.conflict && (conflicts != uint64(1) || fixed != map[bool]uint64{true: 1}[tt.fixed]):
+				t.Errorf("status-get shows conflicts %v, fixed %v; want 1, fixed %v", conflicts, fixed, tt.fixed)
+			}
+			logged := strings.Contains(r.log.String(), "HA_LEASE_UPDATE_CONFLICT server1: lease update "+tt.cmd.Command+" for [hwtype=1 00:00:00:00:00:01]")
+			if logged != tt.conflict {
+				t.Errorf("conflict logged %v, want %v:\n%s", logged, tt.conflict, r.log)
 			}
 		})
 	}

@@ -56,6 +56,10 @@ func (h *handler) add(_ context.Context, raw json.RawMessage) ctrl.Answer {
 
 // update is lease4-update: the whole lease is replaced by the arguments;
 // a missing lease is created only with force-create (HA always sets it).
+// A local lease that disagrees (another client's, or one changed while
+// the command ran) gives way to the sender's, which is reported to
+// Deps.Conflict; with force-create the client's other leases in the
+// subnet go too (dropStale).
 func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	a, present, err := decodeArgs(raw)
 	if !present {
@@ -68,6 +72,19 @@ func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	if err != nil {
 		return failed(err)
 	}
+	ans := h.put(p)
+	if ans.Result != ctrl.ResultSuccess || !p.forceCreate {
+		return ans
+	}
+	if err := h.dropStale(p.lease); err != nil {
+		return ctrl.Error("%s", err.Error())
+	}
+	return ans
+}
+
+// put is lease4-update's change to the lease's own address, under its
+// lock.
+func (h *handler) put(p addArgs) ctrl.Answer {
 	l := p.lease
 	defer h.lock(l.Addr)()
 	cur, _ := h.Store.Get(l.Addr)
@@ -79,12 +96,28 @@ func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	if err := storable(l); err != nil {
 		return failed(err)
 	}
+	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now)
 	ok, err := h.apply(lease.Change{Old: cur, New: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
 	if !ok {
-		return ctrl.Conflict(fmt.Sprintf("ResourceBusy: IP address:%s could not be updated.", l.Addr))
+		// A DHCP worker changed the address meanwhile: the sender's
+		// lease still wins, once more over what is there now.
+		cur, _ = h.Store.Get(l.Addr)
+		if cur == nil && !p.forceCreate {
+			return ctrl.Conflict(fmt.Sprintf("ResourceBusy: IP address:%s could not be updated.", l.Addr))
+		}
+		if ok, err = h.apply(lease.Change{Old: cur, New: l}); err != nil {
+			return ctrl.Error("%s", err.Error())
+		}
+		if !ok {
+			return ctrl.Conflict(fmt.Sprintf("ResourceBusy: IP address:%s could not be updated.", l.Addr))
+		}
+		h.resolved(Conflict{Command: "lease4-update", Addr: l.Addr, Reason: reasonChanged, Local: cur})
+	} else if held {
+		h.resolved(Conflict{Command: "lease4-update", Addr: l.Addr, Local: cur,
+			Reason: fmt.Sprintf("%s (%s)", reasonHeld, client(cur))})
 	}
 	if cur == nil {
 		return ctrl.Success("IPv4 lease added.", nil)
@@ -163,10 +196,43 @@ func (h *handler) del(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
+	reason := ""
 	if !ok {
-		return ctrl.Empty("IPv4 lease not found.", nil)
+		// Changed meanwhile: the sender's deletion still wins, once.
+		if l, _ = h.Store.Get(l.Addr); l == nil {
+			return ctrl.Empty("IPv4 lease not found.", nil)
+		}
+		if ok, err = h.apply(lease.Change{Old: l}); err != nil {
+			return ctrl.Error("%s", err.Error())
+		}
+		if !ok {
+			return ctrl.Empty("IPv4 lease not found.", nil)
+		}
+		reason = reasonChanged
+	} else if hw, cid, named := delClient(a); named && heldByOther(l, hw, cid, h.Now) {
+		reason = fmt.Sprintf("%s (%s)", reasonHeld, client(l))
+	}
+	if reason != "" {
+		h.resolved(Conflict{Command: "lease4-del", Addr: l.Addr, Reason: reason, Local: l})
 	}
 	return ctrl.Success("IPv4 lease deleted.", nil)
+}
+
+// delClient is the client a lease4-del by address names, as HA's
+// deletions carry the whole lease; an operator's usually names none.
+func delClient(a args) (hw, clientID []byte, named bool) {
+	s, ok := a["hw-address"].(string)
+	if !ok {
+		return nil, nil, false
+	}
+	hw, err := parseHWAddr(s)
+	if err != nil {
+		return nil, nil, false
+	}
+	if s, ok := a["client-id"].(string); ok {
+		clientID, _ = parseClientID(s)
+	}
+	return hw, clientID, true
 }
 
 // list answers with leases the way every lease4-get-* listing does:

@@ -76,6 +76,10 @@ type Deps struct {
 	// Now is the clock for lease4-add's default cltt; time.Now when nil.
 	Now   func() time.Time
 	Stats Stats
+	// Conflict hears of every lease4-update and lease4-del applied in
+	// favour of its sender over a disagreeing local lease (HA counts and
+	// logs them); nil ignores them.
+	Conflict func(Conflict)
 }
 
 // Names lists the commands Register adds, as Kea 2.2 and 3.x have them
