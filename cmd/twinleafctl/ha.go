@@ -70,6 +70,12 @@ type haServer struct {
 	UnackedLeft int64    `json:"unacked-clients-left"`
 	ClockSkew   *int64   `json:"clock-skew"`
 	ConfigFault string   `json:"config-fault"`
+	// Lease update conflicts (twinleaf only; absent when none): updates
+	// the partner refused (remote), how many a second attempt fixed, and
+	// the partner's updates this server applied over its own (local).
+	Conflicts      uint64 `json:"lease-update-conflicts"`
+	ConflictsFixed uint64 `json:"lease-update-conflicts-fixed-by-retry"`
+	Resolved       uint64 `json:"lease-update-conflicts-resolved"`
 }
 
 // haStatus is status-get's high-availability entry (the first
@@ -109,7 +115,8 @@ func parseHAStatus(a ctrl.Answer) (haStatus, error) {
 }
 
 // printHAStatus prints both servers as a table, then what concerns the
-// pair: contact, unacked clients, clock skew and any configuration fault.
+// pair: contact, unacked clients, clock skew, any configuration fault and
+// any lease update conflicts.
 func printHAStatus(w io.Writer, st haStatus) {
 	fmt.Fprintf(w, "mode: %s\n", st.Mode)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -145,6 +152,10 @@ func printHAStatus(w io.Writer, st haStatus) {
 	}
 	if r.ConfigFault != "" {
 		fmt.Fprintf(w, "CONFIGURATION FAULT: %s\n", r.ConfigFault)
+	}
+	if r.Conflicts > 0 || l.Resolved > 0 {
+		fmt.Fprintf(w, "lease update conflicts: %d refused by the partner (%d fixed by a retry), %d of the partner's applied here over a local lease\n",
+			r.Conflicts, r.ConflictsFixed, l.Resolved)
 	}
 }
 

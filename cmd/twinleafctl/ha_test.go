@@ -64,6 +64,15 @@ partner      server1  primary  unavailable  -
 last contact: never (no heartbeat answered yet)
 communication: interrupted; 1 unacked clients, 5 more before partner-down
 `},
+		{"lease update conflicts", strings.Replace(strings.Replace(haPair, `"clock-skew": 1`, `"clock-skew": 0, "lease-update-conflicts": 3, "lease-update-conflicts-fixed-by-retry": 2`, 1),
+			`"system-time": "2026-11-27 03:00:00"`, `"system-time": "2026-11-27 03:00:00", "lease-update-conflicts-resolved": 4`, 1), `mode: hot-standby
+             SERVER   ROLE     STATE        SCOPES
+this server  server2  standby  waiting      -
+partner      server1  primary  hot-standby  server1
+last contact: 3s ago
+communication: ok
+lease update conflicts: 3 refused by the partner (2 fixed by a retry), 4 of the partner's applied here over a local lease
+`},
 		{"no partner", haBackup, `mode: passive-backup
              SERVER   ROLE     STATE    SCOPES
 this server  server2  standby  waiting  -
