@@ -103,6 +103,9 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 		return nil, fmt.Errorf("%s: high-availability: %w", h.Pos, err)
 	}
 	s.m = m
+	if s.backlog != nil {
+		s.backlog.Conflict = m.UpdateConflict
+	}
 	return s, nil
 }
 

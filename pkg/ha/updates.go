@@ -103,6 +103,10 @@ func retryConflict(ctx context.Context, t Transport, peer string, c Command) boo
 type LeaseBacklog struct {
 	Transport Transport
 	Partner   string
+	// Conflict hears of each replayed update the partner answered with a
+	// conflict and whether the second attempt fixed it (Machine's
+	// UpdateConflict); such an update leaves the queue like a sent one.
+	Conflict func(fixed bool)
 
 	mu         sync.Mutex
 	limit      int
@@ -142,7 +146,9 @@ func (b *LeaseBacklog) Len() int {
 }
 
 // Replay implements Backlog: one request at a time, in order; a sent
-// command leaves the queue, the first failure stops the replay.
+// command leaves the queue, the first failure stops the replay. A
+// conflict is no failure: it is retried once, as SendUpdate does, and
+// the replay goes on.
 func (b *LeaseBacklog) Replay(ctx context.Context) error {
 	for {
 		b.mu.Lock()
@@ -152,12 +158,15 @@ func (b *LeaseBacklog) Replay(ctx context.Context) error {
 		}
 		c := b.queue[0]
 		b.mu.Unlock()
-		body, err := call(ctx, b.Transport, b.Partner, c)
-		var a Answer
-		if err == nil {
-			a, err = ParseAnswer(body)
-		}
-		if err == nil && a.Result != 0 && a.Result != 3 {
+		a, err := send(ctx, b.Transport, b.Partner, c)
+		switch {
+		case err != nil, a.Result == 0, a.Result == 3:
+		case a.Result == 4:
+			fixed := retryConflict(ctx, b.Transport, b.Partner, c)
+			if b.Conflict != nil {
+				b.Conflict(fixed)
+			}
+		default:
 			err = a.Err()
 		}
 		if err != nil {

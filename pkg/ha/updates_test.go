@@ -147,3 +147,36 @@ func TestLeaseBacklog(t *testing.T) {
 		t.Error("clear left the backlog overflowed or full")
 	}
 }
+
+// TestLeaseBacklogConflict: a replayed update the partner answers with a
+// conflict is retried once and leaves the queue; the replay goes on and
+// no resync (ha-reset) is needed.
+func TestLeaseBacklogConflict(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		update func(map[string]any) ([]byte, error)
+		fixed  bool
+	}{
+		{"fixed by the retry", answers(rc4, rc0, rc0), true},
+		{"kept by the partner", answers(rc4, rc4, rc0), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &fakeTransport{answer: map[string]func(map[string]any) ([]byte, error){
+				"lease4-update": tt.update, "lease4-del": answers(rc0)}}
+			b := NewLeaseBacklog(4, tr, "server2")
+			var heard []bool
+			b.Conflict = func(fixed bool) { heard = append(heard, fixed) }
+			b.Push(LeaseUpdateCommand(Kea3, testLease(1, 1)))
+			b.Push(LeaseUpdateCommand(Kea3, testLease(2, 1)))
+			if err := b.Replay(context.Background()); err != nil || b.Len() != 0 {
+				t.Fatalf("replay: %v, %d left", err, b.Len())
+			}
+			if len(heard) != 1 || heard[0] != tt.fixed {
+				t.Errorf("conflicts heard %v, want one, fixed %v", heard, tt.fixed)
+			}
+			if got, want := strings.Join(tr.commands(), ","), "lease4-update,lease4-del,lease4-update,lease4-update"; got != want {
+				t.Errorf("sent %s, want %s", got, want)
+			}
+		})
+	}
+}
