@@ -43,7 +43,7 @@ type comm struct {
 	// updates the partner answered with rc 4, how many of them the
 	// second attempt made it take, and the partner's updates this server
 	// applied over a disagreeing local lease.
-	conflicts, conflictsRetried, conflictsReceived uint64
+	conflicts, conflictsFixed, conflictsReceived uint64
 
 	// fault is the configuration fault of the last failed request to the
 	// partner, kept until a request succeeds (a plain failure meanwhile

@@ -233,12 +233,15 @@ func (m *Machine) Status() map[string]any {
 	local := map[string]any{"role": m.self.Role, "scopes": m.Scopes(), "state": state.String(),
 		"server-name": m.self.Name, "system-time": now.UTC().Format(layout)}
 	servers := map[string]any{"local": local}
+	m.cmu.Lock()
+	if n := m.comm.conflictsReceived; n > 0 {
+		// A backup applies the primary's updates too.
+		local["lease-update-conflicts-resolved"] = n
+	}
+	m.cmu.Unlock()
 	if m.partner != nil {
 		m.cmu.Lock()
 		c := m.comm
-		if c.conflictsReceived > 0 {
-			local["lease-update-conflicts-resolved"] = c.conflictsReceived
-		}
 		interrupted := c.interrupted(now)
 		unacked := c.unackedCount()
 		var left uint32
@@ -268,7 +271,7 @@ func (m *Machine) Status() map[string]any {
 		}
 		if c.conflicts > 0 {
 			remote["lease-update-conflicts"] = c.conflicts
-			remote["lease-update-conflicts-fixed-by-retry"] = c.conflictsRetried
+			remote["lease-update-conflicts-fixed-by-retry"] = c.conflictsFixed
 		}
 		m.cmu.Unlock()
 	}

@@ -895,12 +895,12 @@ func (m *Machine) UnsentUpdateCount() uint64 {
 // conflict (rc 4), and whether the second attempt made the partner take
 // this server's lease. The partner answered, so it stays available, and
 // the client's reply goes out: this server serves the client.
-func (m *Machine) UpdateConflict(retried bool) {
+func (m *Machine) UpdateConflict(fixed bool) {
 	m.cmu.Lock()
 	defer m.cmu.Unlock()
 	m.comm.conflicts++
-	if retried {
-		m.comm.conflictsRetried++
+	if fixed {
+		m.comm.conflictsFixed++
 	}
 }
 

@@ -96,7 +96,7 @@ func (h *handler) put(p addArgs) ctrl.Answer {
 	if err := storable(l); err != nil {
 		return failed(err)
 	}
-	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now)
+	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now())
 	ok, err := h.apply(lease.Change{Old: cur, New: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
@@ -209,7 +209,7 @@ func (h *handler) del(_ context.Context, raw json.RawMessage) ctrl.Answer {
 			return ctrl.Empty("IPv4 lease not found.", nil)
 		}
 		reason = reasonChanged
-	} else if hw, cid, named := delClient(a); named && heldByOther(l, hw, cid, h.Now) {
+	} else if hw, cid, named := delClient(a); named && heldByOther(l, hw, cid, h.Now()) {
 		reason = fmt.Sprintf("%s (%s)", reasonHeld, client(l))
 	}
 	if reason != "" {

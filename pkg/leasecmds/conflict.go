@@ -32,8 +32,8 @@ const (
 // heldByOther reports whether cur is an active lease (or a declined
 // address) that is not the client's: applying the sender's lease takes it
 // away from its holder.
-func heldByOther(cur *lease.Lease, hw []byte, clientID []byte, now func() time.Time) bool {
-	if cur == nil || cur.State == lease.StateReleased || cur.State == lease.StateReclaimed || cur.Expired(now()) {
+func heldByOther(cur *lease.Lease, hw, clientID []byte, now time.Time) bool {
+	if cur == nil || cur.State == lease.StateReleased || cur.State == lease.StateReclaimed || cur.Expired(now) {
 		return false
 	}
 	return !cur.BelongsTo(hw, clientID)
