@@ -647,3 +647,36 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxRejectedPos: max-rejected-lease-updates is read with Kea's
+// default, and its position is kept only when the file writes it, so the
+// daemon warns about it (twinleaf never terminates for rejected updates)
+// only when the operator set it.
+func TestMaxRejectedPos(t *testing.T) {
+	b, err := os.ReadFile("../../configs/home-server1.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = `"max-unacked-clients": 5,`
+	for _, tt := range []struct {
+		name  string
+		data  string
+		value uint32
+		line  int // 0: no position
+	}{
+		{"absent", string(b), 10, 0},
+		{"written", strings.Replace(string(b), key, key+` "max-rejected-lease-updates": 3,`, 1), 3,
+			strings.Count(string(b[:strings.Index(string(b), key)]), "\n") + 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("home.conf", []byte(tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := c.Dhcp4.HA[0]
+			if h.MaxRejectedLeaseUpdates != tt.value || h.MaxRejectedPos.Line != tt.line || (tt.line != 0) != (h.MaxRejectedPos.File == "home.conf") {
+				t.Errorf("max-rejected-lease-updates %d at %+v, want %d at line %d", h.MaxRejectedLeaseUpdates, h.MaxRejectedPos, tt.value, tt.line)
+			}
+		})
+	}
+}
