@@ -215,13 +215,24 @@ func (m *Machine) heartbeatsRunning() bool {
 // and the next.
 func (m *Machine) HeartbeatDelay() time.Duration { return ms(m.ha.HeartbeatDelay) }
 
+// heartbeatTimeout bounds one heartbeat. Kea waits its 10 s HTTP timeout,
+// so after a link cut the state machine sits in that wait although the
+// partner is already overdue: an answer later than max-response-delay
+// (or heartbeat-delay, if longer) changes nothing, so twinleaf waits no
+// longer than that, and fails over that much sooner.
+func (m *Machine) heartbeatTimeout() time.Duration {
+	return min(commandTimeout, max(ms(m.ha.MaxResponseDelay), ms(m.ha.HeartbeatDelay), time.Second))
+}
+
 // Heartbeat sends ha-heartbeat to the partner, records the answer (or the
 // failure), then runs the state machine. It returns the heartbeat's error.
 func (m *Machine) Heartbeat(ctx context.Context) error {
 	var err error
 	if m.HeartbeatsRunning() {
 		var body []byte
-		body, err = call(ctx, m.cfg.Transport, m.partner.Name, HeartbeatCommand(m.cfg.Version, m.self.Name))
+		hctx, cancel := context.WithTimeout(ctx, m.heartbeatTimeout())
+		body, err = call(hctx, m.cfg.Transport, m.partner.Name, HeartbeatCommand(m.cfg.Version, m.self.Name))
+		cancel()
 		var hb Heartbeat
 		if err != nil {
 			m.log.Warn(fmt.Sprintf("HA_HEARTBEAT_COMMUNICATIONS_FAILED %s: failed to send heartbeat to %s: %v", m.self.Name, m.partnerLabel(), err))

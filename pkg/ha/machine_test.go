@@ -344,3 +344,22 @@ func TestHeartbeatFailureLogged(t *testing.T) {
 		})
 	}
 }
+
+// TestHeartbeatTimeout: a heartbeat waits no longer than max-response-delay
+// (or heartbeat-delay when longer), at least a second, at most Kea's 10 s.
+func TestHeartbeatTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		heartbeat, maxResponse uint32 // ms
+		want                   time.Duration
+	}{
+		{10000, 60000, 10 * time.Second}, // Kea's defaults: as Kea
+		{1000, 3000, 3 * time.Second},
+		{5000, 2000, 5 * time.Second},
+		{100, 200, time.Second},
+	} {
+		m := &Machine{ha: config.HA{HeartbeatDelay: tc.heartbeat, MaxResponseDelay: tc.maxResponse}}
+		if got := m.heartbeatTimeout(); got != tc.want {
+			t.Errorf("heartbeat-delay %d, max-response-delay %d: timeout %v, want %v", tc.heartbeat, tc.maxResponse, got, tc.want)
+		}
+	}
+}
