@@ -62,13 +62,17 @@ fuzz:
 	done
 
 # Micro-benchmarks of the packages, then perfdhcp against twinleaf and Kea
-# 2.2 in the same run, then restart time and peak RSS with a large lease
-# file (needs root; BENCH_FLAGS passes e.g. -rates or -period to perfbench,
+# 2.2 in the same run, single servers and then hot-standby pairs (with
+# failover time), then restart time and peak RSS with a large lease file
+# (needs root; BENCH_FLAGS passes e.g. -rates or -period to perfbench,
+# HABENCH_FLAGS e.g. -rates, -modes or -failovers to its pair run,
 # RESTARTBENCH_FLAGS e.g. -runs or -rows to restartbench).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	@if [ "$$(id -u)" = 0 ]; then $(GO) run ./test/perfbench $(BENCH_FLAGS); \
 	else echo "bench: the perfdhcp comparison needs root (network namespaces)"; fi
+	@if [ "$$(id -u)" = 0 ]; then $(GO) run ./test/perfbench -ha $(HABENCH_FLAGS); \
+	else echo "bench: the HA pair comparison needs root (network namespaces)"; fi
 	@if [ "$$(id -u)" = 0 ]; then $(GO) run ./test/restartbench $(RESTARTBENCH_FLAGS); \
 	else echo "bench: the restart comparison needs root (network namespaces)"; fi
 

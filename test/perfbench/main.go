@@ -5,6 +5,11 @@
 // leases per second, drops, latency, server CPU time per 1,000 leases (from
 // /proc) and peak RSS, then twinleaf's ratios against Kea.
 //
+// With -ha it measures a hot-standby pair of each kind instead (ha.go):
+// leases per second of the primary with every lease update acknowledged
+// by the standby, and the time from cutting the primary's link to the
+// standby's first lease.
+//
 // It needs root (network namespaces), kea-dhcp4 and perfdhcp; `make bench`
 // runs it.
 package main
@@ -34,7 +39,10 @@ type result struct {
 	avgDO, avgRA     float64 // ms
 	cpuPer1000       float64 // seconds of server CPU per 1,000 leases
 	peakRSSKiB       int
-	err              error
+	// held is how many leases the primary and the standby hold after a
+	// pair run (-ha only).
+	held [2]int
+	err  error
 }
 
 func main() {
@@ -44,25 +52,34 @@ func main() {
 	period := flag.Int("period", 10, "seconds per run")
 	bin := flag.String("twinleaf", "bin/twinleaf-dhcp4", "twinleaf daemon binary")
 	conf := flag.String("config", "configs/lab/bench.conf", "benchmark config (Kea 2.2 compatible)")
+	pair := flag.Bool("ha", false, "measure hot-standby pairs (rates, then failover time) instead of single servers")
+	failovers := flag.Int("failovers", 3, "failover measurements per server and mode (-ha)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "perfbench: needs root for network namespaces")
 		os.Exit(2)
+	}
+	absBin, _ := filepath.Abs(*bin)
+	if *pair {
+		if err := pairBench(absBin, strings.Split(*servers, ","), strings.Split(*modes, ","), *rates, *period, *failovers); err != nil {
+			fmt.Fprintln(os.Stderr, "perfbench:", err)
+			os.Exit(2)
+		}
+		return
 	}
 	base, err := os.ReadFile(*conf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perfbench:", err)
 		os.Exit(2)
 	}
-	absBin, _ := filepath.Abs(*bin)
+	rs, err := parseRates(*rates)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "perfbench:", err)
+		os.Exit(2)
+	}
 	var results []result
 	for _, mode := range strings.Split(*modes, ",") {
-		for _, r := range strings.Split(*rates, ",") {
-			rate, err := strconv.Atoi(r)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "perfbench: rate %q: %v\n", r, err)
-				os.Exit(2)
-			}
+		for _, rate := range rs {
 			for _, s := range strings.Split(*servers, ",") {
 				res := run(s, mode, rate, *period, absBin, string(base))
 				results = append(results, res)
@@ -74,6 +91,19 @@ func main() {
 	printSustained(results)
 }
 
+// parseRates reads the -rates list.
+func parseRates(list string) ([]int, error) {
+	var rs []int
+	for _, r := range strings.Split(list, ",") {
+		rate, err := strconv.Atoi(r)
+		if err != nil || rate <= 0 {
+			return nil, fmt.Errorf("-rates %q: %q is not a positive number of exchanges per second", list, r)
+		}
+		rs = append(rs, rate)
+	}
+	return rs, nil
+}
+
 // run measures one server at one rate in a fresh pair of namespaces.
 func run(server, mode string, rate, period int, bin, conf string) result {
 	res := result{server: server, mode: mode, rate: rate}
@@ -81,7 +111,7 @@ func run(server, mode string, rate, period int, bin, conf string) result {
 	rand.Read(tag)
 	srvNS, cliNS := "tlb"+hex.EncodeToString(tag)+"s", "tlb"+hex.EncodeToString(tag)+"c"
 	defer teardown(srvNS, cliNS)
-	for _, c := range [][]string{
+	if err := runAll([][]string{
 		{"ip", "netns", "add", srvNS}, {"ip", "netns", "add", cliNS},
 		{"ip", "link", "add", "eth0", "netns", srvNS, "type", "veth", "peer", "name", "eth0", "netns", cliNS},
 		{"ip", "-n", srvNS, "addr", "add", "192.0.2.2/24", "dev", "eth0"},
@@ -90,11 +120,9 @@ func run(server, mode string, rate, period int, bin, conf string) result {
 		{"ip", "-n", srvNS, "link", "set", "lo", "up"}, {"ip", "-n", cliNS, "link", "set", "lo", "up"},
 		{"ip", "-n", cliNS, "route", "add", "192.0.2.2/32", "dev", "eth0"},
 		{"ip", "-n", srvNS, "route", "add", "198.18.0.0/15", "dev", "eth0"},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			res.err = fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out)
-			return res
-		}
+	}); err != nil {
+		res.err = err
+		return res
 	}
 	dir, err := os.MkdirTemp("", "perfbench")
 	if err != nil {
@@ -144,6 +172,16 @@ func run(server, mode string, rate, period int, bin, conf string) result {
 		res.err = fmt.Errorf("no leases; perfdhcp said:\n%s\nserver said:\n%s", out, log.String())
 	}
 	return res
+}
+
+// runAll runs each command in turn and stops at the first failure.
+func runAll(cmds [][]string) error {
+	for _, c := range cmds {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // waitListening waits until the server has bound UDP port 67 in its
@@ -240,8 +278,15 @@ func printRow(r result) {
 		fmt.Printf("%-8s %-2s rate %5d: error: %v\n", r.server, r.mode, r.rate, r.err)
 		return
 	}
-	fmt.Printf("%-8s %-2s offered %5d/s: %8.1f leases/s  drops DO %5.2f%% RA %5.2f%%  avg DO %6.3f ms RA %6.3f ms  cpu %.3f s/1000 leases  peak RSS %d KiB\n",
+	fmt.Printf("%-8s %-2s offered %5d/s: %8.1f leases/s  drops DO %5.2f%% RA %5.2f%%  avg DO %6.3f ms RA %6.3f ms  cpu %.3f s/1000 leases  peak RSS %d KiB",
 		r.server, r.mode, r.rate, r.leasesPerSec, r.doDrops, r.raDrops, r.avgDO, r.avgRA, r.cpuPer1000, r.peakRSSKiB)
+	if r.held != [2]int{} {
+		fmt.Printf("  held: primary %d standby %d", r.held[0], r.held[1])
+		if r.held[0] != r.held[1] {
+			fmt.Print(" MISMATCH")
+		}
+	}
+	fmt.Println()
 }
 
 // printRatios compares twinleaf with Kea at each mode and rate.

@@ -1,0 +1,542 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The pair lab: both servers and the client namespace on one bridge. The
+// client namespace also carries perfdhcp's relay address, so the rate runs
+// are relayed (unicast to the primary) and the failover runs broadcast
+// (both servers hear every client).
+const (
+	pairPrimary = "10.10.0.2"
+	pairStandby = "10.10.0.3"
+	pairClient  = "10.10.0.50"
+	pairRelay   = "198.18.0.1"
+	haPort      = "8000"
+	keaHooks    = "/usr/lib/x86_64-linux-gnu/kea/hooks/"
+)
+
+// haSettings are the HA timers both kinds of pair run with, printed with
+// the results. max-unacked-clients 0 makes the standby take over on the
+// heartbeat timeout alone, as perfdhcp's secs field never grows.
+var haSettings = map[string]int{
+	"heartbeat-delay":     1000,
+	"max-response-delay":  3000,
+	"max-ack-delay":       1000,
+	"max-unacked-clients": 0,
+	"sync-timeout":        30000,
+}
+
+// Multi-threaded mode ("mt"): the DHCP thread pool, the dedicated HA
+// listener's threads and the HA client's threads, which are also the
+// number of kept-alive connections to the partner (Kea's and ours).
+const (
+	mtThreads       = 2
+	mtListenThreads = 2
+	mtClientThreads = 4
+)
+
+// pairBench runs the rate sweep, then the failover measurements, for every
+// server kind and mode, and prints twinleaf's ratios against Kea.
+func pairBench(bin string, servers, modes []string, rates string, period, failovers int) error {
+	rs, err := parseRates(rates)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(haSettings))
+	for k := range haSettings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	fmt.Print("hot-standby pairs, plain HTTP;")
+	for _, k := range keys {
+		fmt.Printf(" %s %d", k, haSettings[k])
+	}
+	fmt.Printf("\nst: HA over each server's control socket (Kea 2.2: kea-ctrl-agent)\nmt: %d DHCP threads, dedicated HA listener (%d threads), %d HA client threads\n\n",
+		mtThreads, mtListenThreads, mtClientThreads)
+	var results []result
+	for _, mode := range modes {
+		for _, rate := range rs {
+			for _, s := range servers {
+				res := runPair(s, mode, rate, period, bin)
+				results = append(results, res)
+				printRow(res)
+			}
+		}
+	}
+	printRatios(results)
+
+	fmt.Println("\nfailover: primary's link cut to the standby's first DHCPACK (broadcast clients at 20/s)")
+	times := map[string][]time.Duration{}
+	for _, mode := range modes {
+		for _, s := range servers {
+			for i := 0; i < failovers; i++ {
+				d, err := runFailover(s, mode, bin)
+				if err != nil {
+					fmt.Printf("%-8s %-2s failover %d: error: %v\n", s, mode, i+1, err)
+					continue
+				}
+				fmt.Printf("%-8s %-2s failover %d: %.2f s\n", s, mode, i+1, d.Seconds())
+				times[s+" "+mode] = append(times[s+" "+mode], d)
+			}
+		}
+	}
+	fmt.Println("\nfailover, median (lower is better):")
+	for _, mode := range modes {
+		t, k := median(times["twinleaf "+mode]), median(times["kea "+mode])
+		fmt.Printf("%-2s twinleaf %.2f s  kea %.2f s", mode, t.Seconds(), k.Seconds())
+		if t > 0 && k > 0 {
+			fmt.Printf("  twinleaf / Kea x%.2f", t.Seconds()/k.Seconds())
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// runPair measures one pair at one offered rate: perfdhcp relays to the
+// primary, whose every ACK waits for the standby's acknowledgement of the
+// lease. Afterwards both servers' lease files are counted.
+func runPair(server, mode string, rate, period int, bin string) result {
+	res := result{server: server, mode: mode, rate: rate}
+	p, err := startPair(server, mode, bin)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer p.close()
+	pid := p.primary.Process.Pid
+	cpu0 := cpuSeconds(pid)
+	out, _ := exec.Command("ip", "netns", "exec", p.cli, "perfdhcp", "-4", "-l", pairRelay,
+		"-r", strconv.Itoa(rate), "-p", strconv.Itoa(period), "-R", "1000000", pairPrimary).CombinedOutput()
+	cpu1 := cpuSeconds(pid)
+	res.peakRSSKiB = peakRSS(pid)
+	parse(&res, string(out))
+	if res.acks > 0 {
+		res.cpuPer1000 = (cpu1 - cpu0) / float64(res.acks) * 1000
+	}
+	if res.acks == 0 {
+		res.err = fmt.Errorf("no leases; perfdhcp said:\n%s\n%s", out, p.logs())
+		return res
+	}
+	res.held, err = p.settledCounts()
+	if err != nil {
+		res.err = err
+	}
+	return res
+}
+
+// runFailover starts a pair, sends it broadcast clients, cuts the
+// primary's link and returns the time from the cut to the first DHCPACK
+// the client namespace sees from the standby.
+func runFailover(server, mode, bin string) (time.Duration, error) {
+	p, err := startPair(server, mode, bin)
+	if err != nil {
+		return 0, err
+	}
+	defer p.close()
+	acks, stopCapture, err := captureACKs(p.cli, pairStandby)
+	if err != nil {
+		return 0, err
+	}
+	defer stopCapture()
+	clients := exec.Command("ip", "netns", "exec", p.cli, "perfdhcp", "-4", "-l", "eth0", "-r", "20",
+		"-R", "100000", "-p", "120", "-b", "mac=02:00:00:00:00:00")
+	if err := clients.Start(); err != nil {
+		return 0, fmt.Errorf("perfdhcp: %w", err)
+	}
+	defer func() {
+		clients.Process.Kill()
+		clients.Wait()
+	}()
+	// Let the primary serve for a while: the cut happens under load.
+	time.Sleep(3 * time.Second)
+	if n, _ := countLeases(filepath.Join(p.dirs[0], "leases4.csv")); n == 0 {
+		return 0, fmt.Errorf("the primary served no broadcast client before the cut\n%s", p.logs())
+	}
+	cut := time.Now()
+	if err := runAll([][]string{{"ip", "-n", p.ns[0], "link", "set", "eth0", "down"}}); err != nil {
+		return 0, err
+	}
+	// The deadline only guards against a standby that never takes over.
+	timeout := time.After(90 * time.Second)
+	for {
+		select {
+		case t, ok := <-acks:
+			if !ok {
+				return 0, fmt.Errorf("tshark ended")
+			}
+			if t.After(cut) {
+				return t.Sub(cut), nil
+			}
+		case <-timeout:
+			st, err := p.state(pairStandby)
+			return 0, fmt.Errorf("no DHCPACK from the standby within 90 s of the cut; standby state %q (%v)\n%s", st, err, p.logs())
+		}
+	}
+}
+
+// captureACKs runs tshark in ns and sends the capture time of every
+// DHCPACK from src. stop ends the capture.
+func captureACKs(ns, src string) (acks <-chan time.Time, stop func(), err error) {
+	cmd := exec.Command("ip", "netns", "exec", ns, "tshark", "-l", "-n", "-i", "eth0",
+		"-f", "udp src port 67 and src host "+src, "-Y", "dhcp.option.dhcp == 5",
+		"-T", "fields", "-e", "frame.time_epoch")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	errOut, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("tshark: %w", err)
+	}
+	stop = func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	// tshark says "Capturing on" once the capture runs.
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(errOut)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Capturing on") {
+				close(ready)
+				break
+			}
+		}
+		io.Copy(io.Discard, errOut)
+	}()
+	ch := make(chan time.Time, 1024)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			f, err := strconv.ParseFloat(strings.TrimSpace(sc.Text()), 64)
+			if err == nil {
+				ch <- time.Unix(0, int64(f*1e9))
+			}
+		}
+	}()
+	select {
+	case <-ready:
+		return ch, stop, nil
+	case <-time.After(30 * time.Second):
+		stop()
+		return nil, nil, fmt.Errorf("tshark never started capturing in %s", ns)
+	}
+}
+
+// pair is one running pair in its namespaces.
+type pair struct {
+	ns      [2]string // primary, standby
+	cli, br string
+	dirs    [2]string
+	root    string
+	primary *exec.Cmd
+	procs   []*exec.Cmd
+	outs    []*bytes.Buffer
+	names   []string
+}
+
+// startPair builds the lab, starts both servers of the given kind and
+// waits until both report hot-standby.
+func startPair(server, mode, bin string) (*pair, error) {
+	tag := make([]byte, 3)
+	rand.Read(tag)
+	pre := "tlh" + hex.EncodeToString(tag)
+	p := &pair{ns: [2]string{pre + "p", pre + "s"}, cli: pre + "c", br: pre + "b"}
+	var err error
+	if p.root, err = os.MkdirTemp("", "habench"); err != nil {
+		return nil, err
+	}
+	if err := p.network(); err != nil {
+		p.close()
+		return nil, err
+	}
+	for i, addr := range []string{pairPrimary, pairStandby} {
+		p.dirs[i] = filepath.Join(p.root, fmt.Sprintf("server%d", i+1))
+		if err := os.MkdirAll(p.dirs[i], 0o755); err != nil {
+			p.close()
+			return nil, err
+		}
+		if err := p.startServer(server, mode, i, addr, bin); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	p.primary = p.procs[0]
+	for _, addr := range []string{pairPrimary, pairStandby} {
+		if err := p.waitState(addr, "hot-standby"); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// network makes the namespaces and the bridge between them.
+func (p *pair) network() error {
+	cmds := [][]string{
+		{"ip", "netns", "add", p.br},
+		{"ip", "-n", p.br, "link", "add", "br0", "type", "bridge"},
+		{"ip", "-n", p.br, "link", "set", "br0", "up"},
+	}
+	hosts := []struct{ ns, addr string }{{p.ns[0], pairPrimary}, {p.ns[1], pairStandby}, {p.cli, pairClient}}
+	for i, h := range hosts {
+		port := fmt.Sprintf("p%d", i)
+		cmds = append(cmds,
+			[]string{"ip", "netns", "add", h.ns},
+			[]string{"ip", "link", "add", "eth0", "netns", h.ns, "type", "veth", "peer", "name", port, "netns", p.br},
+			[]string{"ip", "-n", p.br, "link", "set", port, "master", "br0"},
+			[]string{"ip", "-n", p.br, "link", "set", port, "up"},
+			[]string{"ip", "-n", h.ns, "addr", "add", h.addr + "/16", "dev", "eth0"},
+			[]string{"ip", "-n", h.ns, "link", "set", "eth0", "up"},
+			[]string{"ip", "-n", h.ns, "link", "set", "lo", "up"})
+		if h.ns == p.cli {
+			cmds = append(cmds, []string{"ip", "-n", h.ns, "addr", "add", pairRelay + "/15", "dev", "eth0"})
+		} else {
+			cmds = append(cmds, []string{"ip", "-n", h.ns, "route", "add", "198.18.0.0/15", "dev", "eth0"})
+		}
+	}
+	return runAll(cmds)
+}
+
+// startServer starts server i (0 primary, 1 standby) of the given kind:
+// twinleaf, or kea-dhcp4 with kea-ctrl-agent in front in mode st (Kea
+// 2.2's Dhcp4 has no HTTP control socket).
+func (p *pair) startServer(server, mode string, i int, addr, bin string) error {
+	dir := p.dirs[i]
+	control, agent := "", false
+	switch {
+	case mode == "st" && server == "kea":
+		sock := filepath.Join(dir, "kea4.sock")
+		control = `"control-socket": { "socket-type": "unix", "socket-name": "` + sock + `" },`
+		ca := `{ "Control-agent": { "http-host": "` + addr + `", "http-port": ` + haPort + `,
+  "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } } } }`
+		if err := os.WriteFile(filepath.Join(dir, "kea-ca.json"), []byte(ca), 0o644); err != nil {
+			return err
+		}
+		agent = true
+	case mode == "st":
+		control = `"control-socket": { "socket-type": "http", "socket-address": "` + addr + `", "socket-port": ` + haPort + ` },`
+	case mode != "mt":
+		return fmt.Errorf("mode %q: want st or mt", mode)
+	}
+	conf := pairConfig(i, mode == "mt", dir, control)
+	if err := os.WriteFile(filepath.Join(dir, "dhcp4.json"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	path := bin
+	if server == "kea" {
+		path = "/usr/sbin/kea-dhcp4"
+	} else if server != "twinleaf" {
+		return fmt.Errorf("server %q: want twinleaf or kea", server)
+	}
+	if err := p.start(i, server, path, "dhcp4.json"); err != nil || !agent {
+		return err
+	}
+	return p.start(i, "kea-ctrl-agent", "/usr/sbin/kea-ctrl-agent", "kea-ca.json")
+}
+
+// start runs path -c conf in server i's namespace and directory.
+func (p *pair) start(i int, name, path, conf string) error {
+	cmd := exec.Command("ip", "netns", "exec", p.ns[i], path, "-c", conf)
+	cmd.Dir = p.dirs[i]
+	cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+p.dirs[i], "KEA_LOCKFILE_DIR="+p.dirs[i])
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	p.procs = append(p.procs, cmd)
+	p.outs = append(p.outs, &out)
+	p.names = append(p.names, fmt.Sprintf("server%d %s", i+1, name))
+	return nil
+}
+
+// pairConfig is server i's configuration, read alike by twinleaf and
+// kea-dhcp4: a relayed subnet for perfdhcp's rate runs, the bridge's own
+// subnet for the broadcast clients of the failover runs.
+func pairConfig(i int, mt bool, dir, control string) string {
+	return fmt.Sprintf(`{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [ "eth0" ] },
+  %s
+  "lease-database": { "type": "memfile", "name": "%s", "lfc-interval": 0 },
+  "valid-lifetime": 3600, "renew-timer": 900, "rebind-timer": 1800,
+  "multi-threading": { "enable-multi-threading": %v, "thread-pool-size": %d, "packet-queue-size": 64 },
+  "hooks-libraries": [ { "library": "%slibdhcp_lease_cmds.so" },
+    { "library": "%slibdhcp_ha.so", "parameters": { "high-availability": [ {
+      "this-server-name": "server%d", "mode": "hot-standby",
+      "heartbeat-delay": %d, "max-response-delay": %d, "max-ack-delay": %d, "max-unacked-clients": %d, "sync-timeout": %d,
+      "multi-threading": { "enable-multi-threading": %v, "http-dedicated-listener": %v,
+        "http-listener-threads": %d, "http-client-threads": %d },
+      "peers": [ { "name": "server1", "url": "http://%s:%s/", "role": "primary" },
+                 { "name": "server2", "url": "http://%s:%s/", "role": "standby" } ] } ] } } ],
+  "subnet4": [
+    { "id": 1, "subnet": "198.18.0.0/15", "relay": { "ip-addresses": [ "%s" ] },
+      "pools": [ { "pool": "198.18.1.0-198.19.255.254" } ],
+      "option-data": [ { "name": "routers", "data": "%s" } ] },
+    { "id": 2, "subnet": "10.10.0.0/16", "interface": "eth0",
+      "pools": [ { "pool": "10.10.1.0-10.10.255.254" } ],
+      "option-data": [ { "name": "routers", "data": "10.10.0.1" } ] } ],
+  "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "WARN" } ] } }
+`, control, filepath.Join(dir, "leases4.csv"), mt, mtThreads, keaHooks, keaHooks, i+1,
+		haSettings["heartbeat-delay"], haSettings["max-response-delay"], haSettings["max-ack-delay"],
+		haSettings["max-unacked-clients"], haSettings["sync-timeout"],
+		mt, mt, mtListenThreads, mtClientThreads,
+		pairPrimary, haPort, pairStandby, haPort, pairRelay, pairRelay)
+}
+
+// state asks the server at addr for its HA state with ha-heartbeat, which
+// both kinds answer on the peer URL in both modes.
+func (p *pair) state(addr string) (string, error) {
+	out, err := exec.Command("ip", "netns", "exec", p.cli, "curl", "-s", "-m", "5", "-X", "POST",
+		"-H", "Content-Type: application/json", "-d", `{"command": "ha-heartbeat", "service": ["dhcp4"]}`,
+		"http://"+addr+":"+haPort+"/").Output()
+	if err != nil {
+		return "", fmt.Errorf("ha-heartbeat to %s: curl: %v", addr, err)
+	}
+	var as []struct {
+		Arguments struct {
+			State string `json:"state"`
+		} `json:"arguments"`
+	}
+	if err := json.Unmarshal(out, &as); err != nil || len(as) != 1 {
+		return "", fmt.Errorf("ha-heartbeat to %s: not a one-answer list: %v: %s", addr, err, out)
+	}
+	return as[0].Arguments.State, nil
+}
+
+// waitState waits until the server at addr reports state. The deadline
+// only guards against a pair that never forms.
+func (p *pair) waitState(addr, state string) error {
+	var got string
+	var err error
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if got, err = p.state(addr); err == nil && got == state {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s never reached %s: last state %q, error %v\n%s", addr, state, got, err, p.logs())
+}
+
+// settledCounts counts both servers' leases once the standby has caught
+// up with the updates still in flight when perfdhcp stopped: the counts
+// are read until they repeat (at most 30 s).
+func (p *pair) settledCounts() ([2]int, error) {
+	var last [2]int
+	for i := 0; i < 60; i++ {
+		var now [2]int
+		for j := range now {
+			n, err := countLeases(filepath.Join(p.dirs[j], "leases4.csv"))
+			if err != nil {
+				return now, err
+			}
+			now[j] = n
+		}
+		if i > 0 && now == last {
+			return now, nil
+		}
+		last = now
+		time.Sleep(500 * time.Millisecond)
+	}
+	return last, nil
+}
+
+// countLeases counts the leases a memfile CSV holds: the last row of each
+// address, if it is an unexpired default-state lease. A row still being
+// written at the end of the file is left out.
+func countLeases(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[:i+1]
+	}
+	r := csv.NewReader(bytes.NewReader(b))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, name := range []string{"address", "expire", "state"} {
+		if _, ok := col[name]; !ok {
+			return 0, fmt.Errorf("%s: header has no %q column: %v", path, name, rows[0])
+		}
+	}
+	now := time.Now().Unix()
+	live := map[string]bool{}
+	for _, row := range rows[1:] {
+		if len(row) <= max(col["address"], col["expire"], col["state"]) {
+			continue
+		}
+		exp, _ := strconv.ParseInt(row[col["expire"]], 10, 64)
+		live[row[col["address"]]] = exp > now && row[col["state"]] == "0"
+	}
+	n := 0
+	for _, ok := range live {
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// logs is every process's output, for error reports.
+func (p *pair) logs() string {
+	var b strings.Builder
+	for i, o := range p.outs {
+		s := o.String()
+		if len(s) > 4000 {
+			s = "..." + s[len(s)-4000:]
+		}
+		fmt.Fprintf(&b, "--- %s:\n%s\n", p.names[i], s)
+	}
+	return b.String()
+}
+
+// close stops the processes and removes the namespaces and files.
+func (p *pair) close() {
+	for _, c := range p.procs {
+		c.Process.Kill()
+		c.Wait()
+	}
+	teardown(p.ns[0], p.ns[1], p.cli, p.br)
+	if p.root != "" {
+		os.RemoveAll(p.root)
+	}
+}
