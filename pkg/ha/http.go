@@ -60,7 +60,8 @@ func newHTTPPeer(h config.HA, p config.Peer) (*httpPeer, error) {
 	}
 	files := ctrl.TLSFiles{TrustAnchor: orDefault(p.TrustAnchor, h.TrustAnchor),
 		CertFile: orDefault(p.CertFile, h.CertFile), KeyFile: orDefault(p.KeyFile, h.KeyFile)}
-	tr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second, ForceAttemptHTTP2: false}
+	n := ClientConns(h)
+	tr := &http.Transport{MaxConnsPerHost: n, MaxIdleConnsPerHost: n, IdleConnTimeout: 30 * time.Second, ForceAttemptHTTP2: false}
 	if files.CertFile != "" || files.TrustAnchor != "" {
 		c, err := files.ClientConfig()
 		if err != nil {
@@ -92,6 +93,25 @@ func PeerURL(h config.HA, p config.Peer) string {
 		scheme = "https"
 	}
 	return scheme + "://" + p.URL.Host + "/"
+}
+
+// DefaultClientConns is how many connections to a peer the transport
+// keeps when http-client-threads is 0. The standby answers each lease
+// update once it is on disk, and commits the updates that arrive together
+// in one write, so more updates in flight make for fewer, larger writes.
+const DefaultClientConns = 64
+
+// ClientConns is how many kept-alive connections the transport keeps to
+// each peer, which is also how many commands can be in flight to it:
+// http-client-threads, as Kea's multi-threaded client opens one
+// connection per thread, or DefaultClientConns when that is 0. Commands
+// past it wait for a free connection rather than open a new one, so a
+// burst of lease updates does not turn into a burst of TCP handshakes.
+func ClientConns(h config.HA) int {
+	if n := h.MultiThreading.ClientThreads; n > 0 {
+		return int(n)
+	}
+	return DefaultClientConns
 }
 
 func orDefault(v, def string) string {

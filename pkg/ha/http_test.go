@@ -10,14 +10,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,4 +204,77 @@ func makeCertUntil(t *testing.T, dir, name string, parent *x509.Certificate, par
 		t.Fatal(err)
 	}
 	return cert, key
+}
+
+// TestHTTPTransportConnections: many concurrent commands share
+// http-client-threads kept-alive connections (DefaultClientConns when it
+// is 0), never more in flight, and never a new connection per command.
+func TestHTTPTransportConnections(t *testing.T) {
+	tests := []struct {
+		threads uint32
+		want    int
+	}{
+		{0, DefaultClientConns},
+		{1, 1},
+		{3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.threads), func(t *testing.T) {
+			var mu sync.Mutex
+			var conns, inflight, peak int
+			released, full := false, make(chan struct{})
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				inflight++
+				peak = max(peak, inflight)
+				if inflight == tt.want && !released {
+					close(full) // every connection is busy: let them all go
+					released = true
+				}
+				mu.Unlock()
+				<-full
+				io.WriteString(w, `[ { "result": 0, "text": "ok" } ]`)
+				mu.Lock()
+				inflight--
+				mu.Unlock()
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					mu.Lock()
+					conns++
+					mu.Unlock()
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			h := twoPeers(t, srv.URL+"/", nil)
+			h.MultiThreading.ClientThreads = tt.threads
+			if got := ClientConns(h); got != tt.want {
+				t.Fatalf("ClientConns = %d, want %d", got, tt.want)
+			}
+			tr, err := NewHTTPTransport(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			calls := 10 * tt.want
+			errs := make(chan error, calls)
+			for range calls {
+				go func() {
+					_, err := tr.Call(context.Background(), "server2", []byte(`{ "command": "lease4-update" }`))
+					errs <- err
+				}()
+			}
+			for range calls {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if conns != tt.want || peak != tt.want {
+				t.Errorf("%d commands: %d connections, %d in flight at most; want %d of each", calls, conns, peak, tt.want)
+			}
+		})
+	}
 }
