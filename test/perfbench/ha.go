@@ -12,9 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -42,18 +44,20 @@ var haSettings = map[string]int{
 	"sync-timeout":        30000,
 }
 
-// Multi-threaded mode ("mt"): the DHCP thread pool, the dedicated HA
-// listener's threads and the HA client's threads, which are also the
-// number of kept-alive connections to the partner (Kea's and ours).
+// Multi-threaded mode ("mt"): the DHCP thread pool and the dedicated HA
+// listener's threads. http-client-threads comes from -client-threads
+// (both modes): Kea opens one connection to the partner per client thread
+// (0: one per core), twinleaf as many connections (0: 64).
 const (
 	mtThreads       = 2
 	mtListenThreads = 2
-	mtClientThreads = 4
 )
 
 // pairBench runs the rate sweep, then the failover measurements, for every
 // server kind and mode, and prints twinleaf's ratios against Kea.
-func pairBench(bin string, servers, modes []string, rates string, period, failovers int) error {
+// profiles, if not empty, is a directory for the twinleaf servers' CPU
+// profiles of the rate runs, one file per server and run.
+func pairBench(bin string, servers, modes []string, rates string, period, failovers, clientThreads int, profiles string) error {
 	rs, err := parseRates(rates)
 	if err != nil {
 		return err
@@ -67,26 +71,33 @@ func pairBench(bin string, servers, modes []string, rates string, period, failov
 	for _, k := range keys {
 		fmt.Printf(" %s %d", k, haSettings[k])
 	}
-	fmt.Printf("\nst: HA over each server's control socket (Kea 2.2: kea-ctrl-agent)\nmt: %d DHCP threads, dedicated HA listener (%d threads), %d HA client threads\n\n",
-		mtThreads, mtListenThreads, mtClientThreads)
+	fmt.Printf("; http-client-threads %d\nst: HA over each server's control socket (Kea 2.2: kea-ctrl-agent)\nmt: %d DHCP threads, dedicated HA listener (%d threads)\n\n",
+		clientThreads, mtThreads, mtListenThreads)
 	var results []result
 	for _, mode := range modes {
 		for _, rate := range rs {
 			for _, s := range servers {
-				res := runPair(s, mode, rate, period, bin)
+				prof := ""
+				if profiles != "" && s == "twinleaf" {
+					prof = filepath.Join(profiles, fmt.Sprintf("%s-%d", mode, rate))
+				}
+				res := runPair(pairSpec{s, mode, bin, clientThreads}, rate, period, prof)
 				results = append(results, res)
 				printRow(res)
 			}
 		}
 	}
 	printRatios(results)
+	if failovers <= 0 {
+		return nil
+	}
 
 	fmt.Println("\nfailover: primary's link cut to the standby's first DHCPACK (broadcast clients at 20/s)")
 	times := map[string][]time.Duration{}
 	for _, mode := range modes {
 		for _, s := range servers {
 			for i := 0; i < failovers; i++ {
-				d, err := runFailover(s, mode, bin)
+				d, err := runFailover(pairSpec{s, mode, bin, clientThreads})
 				if err != nil {
 					fmt.Printf("%-8s %-2s failover %d: error: %v\n", s, mode, i+1, err)
 					continue
@@ -120,9 +131,11 @@ func median(ds []time.Duration) time.Duration {
 // runPair measures one pair at one offered rate: perfdhcp relays to the
 // primary, whose every ACK waits for the standby's acknowledgement of the
 // lease. Afterwards both servers' lease files are counted.
-func runPair(server, mode string, rate, period int, bin string) result {
-	res := result{server: server, mode: mode, rate: rate}
-	p, err := startPair(server, mode, bin)
+// With profile set, each twinleaf server writes its CPU profile to
+// profile-server1.pprof and profile-server2.pprof.
+func runPair(spec pairSpec, rate, period int, profile string) result {
+	res := result{server: spec.server, mode: spec.mode, rate: rate}
+	p, err := startPair(spec, profile)
 	if err != nil {
 		res.err = err
 		return res
@@ -146,14 +159,16 @@ func runPair(server, mode string, rate, period int, bin string) result {
 	if err != nil {
 		res.err = err
 	}
+	p.stop() // a twinleaf server writes its profile as it shuts down
+	res.notes = p.messages()
 	return res
 }
 
 // runFailover starts a pair, sends it broadcast clients, cuts the
 // primary's link and returns the time from the cut to the first DHCPACK
 // the client namespace sees from the standby.
-func runFailover(server, mode, bin string) (time.Duration, error) {
-	p, err := startPair(server, mode, bin)
+func runFailover(spec pairSpec) (time.Duration, error) {
+	p, err := startPair(spec, "")
 	if err != nil {
 		return 0, err
 	}
@@ -258,19 +273,28 @@ type pair struct {
 	cli, br string
 	dirs    [2]string
 	root    string
+	profile string
 	primary *exec.Cmd
 	procs   []*exec.Cmd
 	outs    []*bytes.Buffer
 	names   []string
 }
 
+// pairSpec is what runs as a pair: the server kind (twinleaf or kea), the
+// mode (st or mt), twinleaf's binary and http-client-threads.
+type pairSpec struct {
+	server, mode  string
+	bin           string
+	clientThreads int
+}
+
 // startPair builds the lab, starts both servers of the given kind and
-// waits until both report hot-standby.
-func startPair(server, mode, bin string) (*pair, error) {
+// waits until both report hot-standby. profile is as for runPair.
+func startPair(spec pairSpec, profile string) (*pair, error) {
 	tag := make([]byte, 3)
 	rand.Read(tag)
 	pre := "tlh" + hex.EncodeToString(tag)
-	p := &pair{ns: [2]string{pre + "p", pre + "s"}, cli: pre + "c", br: pre + "b"}
+	p := &pair{ns: [2]string{pre + "p", pre + "s"}, cli: pre + "c", br: pre + "b", profile: profile}
 	var err error
 	if p.root, err = os.MkdirTemp("", "habench"); err != nil {
 		return nil, err
@@ -285,7 +309,7 @@ func startPair(server, mode, bin string) (*pair, error) {
 			p.close()
 			return nil, err
 		}
-		if err := p.startServer(server, mode, i, addr, bin); err != nil {
+		if err := p.startServer(spec, i, addr); err != nil {
 			p.close()
 			return nil, err
 		}
@@ -330,7 +354,8 @@ func (p *pair) network() error {
 // startServer starts server i (0 primary, 1 standby) of the given kind:
 // twinleaf, or kea-dhcp4 with kea-ctrl-agent in front in mode st (Kea
 // 2.2's Dhcp4 has no HTTP control socket).
-func (p *pair) startServer(server, mode string, i int, addr, bin string) error {
+func (p *pair) startServer(spec pairSpec, i int, addr string) error {
+	server, mode := spec.server, spec.mode
 	dir := p.dirs[i]
 	control, agent := "", false
 	switch {
@@ -338,7 +363,8 @@ func (p *pair) startServer(server, mode string, i int, addr, bin string) error {
 		sock := filepath.Join(dir, "kea4.sock")
 		control = `"control-socket": { "socket-type": "unix", "socket-name": "` + sock + `" },`
 		ca := `{ "Control-agent": { "http-host": "` + addr + `", "http-port": ` + haPort + `,
-  "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } } } }`
+  "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } },
+  "loggers": [ { "name": "kea-ctrl-agent", "output_options": [ { "output": "stdout" } ], "severity": "WARN" } ] } }`
 		if err := os.WriteFile(filepath.Join(dir, "kea-ca.json"), []byte(ca), 0o644); err != nil {
 			return err
 		}
@@ -348,11 +374,11 @@ func (p *pair) startServer(server, mode string, i int, addr, bin string) error {
 	case mode != "mt":
 		return fmt.Errorf("mode %q: want st or mt", mode)
 	}
-	conf := pairConfig(i, mode == "mt", dir, control)
+	conf := pairConfig(i, mode == "mt", spec.clientThreads, dir, control)
 	if err := os.WriteFile(filepath.Join(dir, "dhcp4.json"), []byte(conf), 0o644); err != nil {
 		return err
 	}
-	path := bin
+	path := spec.bin
 	if server == "kea" {
 		path = "/usr/sbin/kea-dhcp4"
 	} else if server != "twinleaf" {
@@ -369,6 +395,9 @@ func (p *pair) start(i int, name, path, conf string) error {
 	cmd := exec.Command("ip", "netns", "exec", p.ns[i], path, "-c", conf)
 	cmd.Dir = p.dirs[i]
 	cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+p.dirs[i], "KEA_LOCKFILE_DIR="+p.dirs[i])
+	if p.profile != "" && name == "twinleaf" {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("TWINLEAF_CPUPROFILE=%s-server%d.pprof", p.profile, i+1))
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -383,7 +412,7 @@ func (p *pair) start(i int, name, path, conf string) error {
 // pairConfig is server i's configuration, read alike by twinleaf and
 // kea-dhcp4: a relayed subnet for perfdhcp's rate runs, the bridge's own
 // subnet for the broadcast clients of the failover runs.
-func pairConfig(i int, mt bool, dir, control string) string {
+func pairConfig(i int, mt bool, clientThreads int, dir, control string) string {
 	return fmt.Sprintf(`{ "Dhcp4": {
   "interfaces-config": { "interfaces": [ "eth0" ] },
   %s
@@ -409,7 +438,7 @@ func pairConfig(i int, mt bool, dir, control string) string {
 `, control, filepath.Join(dir, "leases4.csv"), mt, mtThreads, keaHooks, keaHooks, i+1,
 		haSettings["heartbeat-delay"], haSettings["max-response-delay"], haSettings["max-ack-delay"],
 		haSettings["max-unacked-clients"], haSettings["sync-timeout"],
-		mt, mt, mtListenThreads, mtClientThreads,
+		mt, mt, mtListenThreads, clientThreads,
 		pairPrimary, haPort, pairStandby, haPort, pairRelay, pairRelay)
 }
 
@@ -516,6 +545,40 @@ func countLeases(path string) (int, error) {
 	return n, nil
 }
 
+// messageID is the first Kea-style message ID of a log line, such as
+// HA_LEASE_UPDATE_FAILED (twinleaf logs Kea's IDs).
+var messageID = regexp.MustCompile(`\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b`)
+
+// messages counts the message IDs each server logged (at WARN and above,
+// as configured), so drops can be told apart: parking lot full, lease
+// update failed, and so on.
+func (p *pair) messages() string {
+	var b strings.Builder
+	for i, o := range p.outs {
+		counts := map[string]int{}
+		sc := bufio.NewScanner(bytes.NewReader(o.Bytes()))
+		for sc.Scan() {
+			if id := messageID.FindString(sc.Text()); id != "" {
+				counts[id]++
+			}
+		}
+		if len(counts) == 0 {
+			continue
+		}
+		ids := make([]string, 0, len(counts))
+		for id := range counts {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		fmt.Fprintf(&b, "    %s:", p.names[i])
+		for _, id := range ids {
+			fmt.Fprintf(&b, " %s x%d", id, counts[id])
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
 // logs is every process's output, for error reports.
 func (p *pair) logs() string {
 	var b strings.Builder
@@ -529,12 +592,22 @@ func (p *pair) logs() string {
 	return b.String()
 }
 
+// stop asks every process to end (SIGTERM), and kills it after 10 s.
+func (p *pair) stop() {
+	for _, c := range p.procs {
+		if c.ProcessState != nil {
+			continue
+		}
+		c.Process.Signal(syscall.SIGTERM)
+		t := time.AfterFunc(10*time.Second, func() { c.Process.Kill() })
+		c.Wait()
+		t.Stop()
+	}
+}
+
 // close stops the processes and removes the namespaces and files.
 func (p *pair) close() {
-	for _, c := range p.procs {
-		c.Process.Kill()
-		c.Wait()
-	}
+	p.stop()
 	teardown(p.ns[0], p.ns[1], p.cli, p.br)
 	if p.root != "" {
 		os.RemoveAll(p.root)
