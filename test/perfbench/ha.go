@@ -88,6 +88,8 @@ func pairBench(bin string, servers, modes []string, rates string, period, failov
 		}
 	}
 	printRatios(results)
+	printSustained(results)
+	printTop(results)
 	if failovers <= 0 {
 		return nil
 	}
@@ -117,6 +119,27 @@ func pairBench(bin string, servers, modes []string, rates string, period, failov
 		fmt.Println()
 	}
 	return nil
+}
+
+// printTop compares the highest rate each pair reached at any drop rate:
+// where a pair tops out, which for Kea 2.2's single-threaded pair is far
+// below its single server.
+func printTop(rs []result) {
+	top := map[[2]string]result{}
+	for _, r := range rs {
+		if k := [2]string{r.server, r.mode}; r.err == nil && r.leasesPerSec > top[k].leasesPerSec {
+			top[k] = r
+		}
+	}
+	fmt.Println("\ntop (highest leases/s at any drop rate; capped by the rates swept):")
+	for _, mode := range []string{"st", "mt"} {
+		t, k := top[[2]string{"twinleaf", mode}], top[[2]string{"kea", mode}]
+		if t.leasesPerSec == 0 || k.leasesPerSec == 0 {
+			continue
+		}
+		fmt.Printf("%-2s twinleaf %.0f/s (offered %d)  Kea %.0f/s (offered %d)  x%.2f\n",
+			mode, t.leasesPerSec, t.rate, k.leasesPerSec, k.rate, t.leasesPerSec/k.leasesPerSec)
+	}
 }
 
 func median(ds []time.Duration) time.Duration {
