@@ -607,8 +607,8 @@ func (p *pair) logs() string {
 	var b strings.Builder
 	for i, o := range p.outs {
 		s := o.String()
-		if len(s) > 4000 {
-			s = "..." + s[len(s)-4000:]
+		if len(s) > 1500 {
+			s = "..." + s[len(s)-1500:]
 		}
 		fmt.Fprintf(&b, "--- %s:\n%s\n", p.names[i], s)
 	}
