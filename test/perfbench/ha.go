@@ -165,14 +165,15 @@ func runPair(spec pairSpec, rate, period int, profile string) result {
 	}
 	defer p.close()
 	pid := p.primary.Process.Pid
-	cpu0 := cpuSeconds(pid)
+	cpu0, standby0 := cpuSeconds(pid), p.standbyCPU()
 	out, _ := exec.Command("ip", "netns", "exec", p.cli, "perfdhcp", "-4", "-l", pairRelay,
 		"-r", strconv.Itoa(rate), "-p", strconv.Itoa(period), "-R", "1000000", pairPrimary).CombinedOutput()
-	cpu1 := cpuSeconds(pid)
+	cpu1, standby1 := cpuSeconds(pid), p.standbyCPU()
 	res.peakRSSKiB = peakRSS(pid)
 	parse(&res, string(out))
 	if res.acks > 0 {
 		res.cpuPer1000 = (cpu1 - cpu0) / float64(res.acks) * 1000
+		res.standbyCPUPer1000 = (standby1 - standby0) / float64(res.acks) * 1000
 	}
 	if res.acks == 0 {
 		res.err = fmt.Errorf("no leases; perfdhcp said:\n%s\n%s", out, p.logs())
@@ -301,6 +302,7 @@ type pair struct {
 	procs   []*exec.Cmd
 	outs    []*bytes.Buffer
 	names   []string
+	server  []int // which server each process belongs to
 }
 
 // pairSpec is what runs as a pair: the server kind (twinleaf or kea), the
@@ -427,6 +429,7 @@ func (p *pair) start(i int, name, path, conf string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	p.procs = append(p.procs, cmd)
+	p.server = append(p.server, i)
 	p.outs = append(p.outs, &out)
 	p.names = append(p.names, fmt.Sprintf("server%d %s", i+1, name))
 	return nil
@@ -463,6 +466,18 @@ func pairConfig(i int, mt bool, clientThreads int, dir, control string) string {
 		haSettings["max-unacked-clients"], haSettings["sync-timeout"],
 		mt, mt, mtListenThreads, clientThreads,
 		pairPrimary, haPort, pairStandby, haPort, pairRelay, pairRelay)
+}
+
+// standbyCPU is the CPU time of the standby's processes (with Kea 2.2 in
+// mode st, kea-ctrl-agent's too: it carries every lease update).
+func (p *pair) standbyCPU() float64 {
+	var sum float64
+	for j, c := range p.procs {
+		if p.server[j] == 1 {
+			sum += cpuSeconds(c.Process.Pid)
+		}
+	}
+	return sum
 }
 
 // state asks the server at addr for its HA state with ha-heartbeat, which

@@ -42,6 +42,8 @@ type result struct {
 	// held is how many leases the primary and the standby hold after a
 	// pair run (-ha only).
 	held [2]int
+	// standbyCPUPer1000 is the standby's CPU per 1,000 leases (-ha only).
+	standbyCPUPer1000 float64
 	// notes are the servers' logged message IDs and counts (-ha only).
 	notes string
 	err   error
@@ -285,7 +287,7 @@ func printRow(r result) {
 	fmt.Printf("%-8s %-2s offered %5d/s: %8.1f leases/s  drops DO %5.2f%% RA %5.2f%%  avg DO %6.3f ms RA %6.3f ms  cpu %.3f s/1000 leases  peak RSS %d KiB",
 		r.server, r.mode, r.rate, r.leasesPerSec, r.doDrops, r.raDrops, r.avgDO, r.avgRA, r.cpuPer1000, r.peakRSSKiB)
 	if r.held != [2]int{} {
-		fmt.Printf("  held: primary %d standby %d", r.held[0], r.held[1])
+		fmt.Printf("  standby cpu %.3f s/1000  held: primary %d standby %d", r.standbyCPUPer1000, r.held[0], r.held[1])
 		if d := r.held[0] - r.held[1]; d != 0 {
 			// A reply dropped after its lease was committed (parking lot
 			// full, update failed) leaves the lease on the primary alone;
