@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -544,30 +543,34 @@ func countLeases(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[:i+1]
-	}
-	r := csv.NewReader(bytes.NewReader(b))
-	r.FieldsPerRecord = -1
-	rows, err := r.ReadAll()
+	n, err := liveLeases(b, time.Now().Unix())
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(rows) == 0 {
+	return n, nil
+}
+
+// liveLeases counts the leases of a memfile CSV's contents b that are
+// live at now (Unix seconds). Kea escapes commas inside fields, so a row
+// splits on every comma; a last row without its newline is left out.
+func liveLeases(b []byte, now int64) (int, error) {
+	lines := strings.Split(string(b), "\n")
+	lines = lines[:len(lines)-1] // the part after the last newline
+	if len(lines) == 0 {
 		return 0, nil
 	}
 	col := map[string]int{}
-	for i, name := range rows[0] {
+	for i, name := range strings.Split(lines[0], ",") {
 		col[name] = i
 	}
 	for _, name := range []string{"address", "expire", "state"} {
 		if _, ok := col[name]; !ok {
-			return 0, fmt.Errorf("%s: header has no %q column: %v", path, name, rows[0])
+			return 0, fmt.Errorf("header has no %q column: %q", name, lines[0])
 		}
 	}
-	now := time.Now().Unix()
 	live := map[string]bool{}
-	for _, row := range rows[1:] {
+	for _, line := range lines[1:] {
+		row := strings.Split(line, ",")
 		if len(row) <= max(col["address"], col["expire"], col["state"]) {
 			continue
 		}
