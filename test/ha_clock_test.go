@@ -3,7 +3,6 @@
 package test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,28 +68,8 @@ type haClockStatus struct {
 }
 
 func (n haNode) clockStatus(l *Lab) (haClockStatus, error) {
-	a, err := n.command(l, "status-get", nil)
-	if err != nil {
-		return haClockStatus{}, err
-	}
-	var st struct {
-		HA []struct {
-			Servers struct {
-				Local struct {
-					State string `json:"state"`
-				} `json:"local"`
-				Remote struct {
-					InTouch bool   `json:"in-touch"`
-					Skew    *int64 `json:"clock-skew"`
-				} `json:"remote"`
-			} `json:"ha-servers"`
-		} `json:"high-availability"`
-	}
-	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
-		return haClockStatus{}, fmt.Errorf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
-	}
-	s := st.HA[0].Servers
-	return haClockStatus{State: s.Local.State, InTouch: s.Remote.InTouch, Skew: s.Remote.Skew}, nil
+	s, err := n.servers(l)
+	return haClockStatus{State: s.Local.State, InTouch: s.Remote.InTouch, Skew: s.Remote.Skew}, err
 }
 
 // waitSkew waits until the node's status-get reports a partner clock

@@ -3,7 +3,6 @@
 package test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -15,22 +14,8 @@ import (
 // remoteFault is the config-fault of the node's partner in status-get,
 // "" when there is none.
 func (n haNode) remoteFault(l *Lab) (string, error) {
-	a, err := n.command(l, "status-get", nil)
-	if err != nil {
-		return "", err
-	}
-	var st struct {
-		HA []struct {
-			Servers struct {
-				Remote map[string]any `json:"remote"`
-			} `json:"ha-servers"`
-		} `json:"high-availability"`
-	}
-	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 || st.HA[0].Servers.Remote == nil {
-		return "", fmt.Errorf("status-get of %s has no remote server: %v: %s", n.addr, err, a.Arguments)
-	}
-	f, _ := st.HA[0].Servers.Remote["config-fault"].(string)
-	return f, nil
+	s, err := n.servers(l)
+	return s.Remote.ConfigFault, err
 }
 
 // waitFault waits until the node's status-get names a configuration

@@ -87,25 +87,39 @@ func (n haNode) command(l *Lab, command string, args any) (haAnswer, error) {
 	return as[0], nil
 }
 
-// state is the node's own HA state from status-get.
-func (n haNode) state(l *Lab) (string, error) {
+// haServers is status-get's ha-servers entry, the parts the tests read.
+type haServers struct {
+	Local struct {
+		State string `json:"state"`
+	} `json:"local"`
+	Remote struct {
+		InTouch     bool   `json:"in-touch"`
+		Skew        *int64 `json:"clock-skew"`
+		ConfigFault string `json:"config-fault"`
+	} `json:"remote"`
+}
+
+// servers is the node's ha-servers entry from status-get.
+func (n haNode) servers(l *Lab) (haServers, error) {
 	a, err := n.command(l, "status-get", nil)
 	if err != nil {
-		return "", err
+		return haServers{}, err
 	}
 	var st struct {
 		HA []struct {
-			Servers struct {
-				Local struct {
-					State string `json:"state"`
-				} `json:"local"`
-			} `json:"ha-servers"`
+			Servers haServers `json:"ha-servers"`
 		} `json:"high-availability"`
 	}
 	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
-		return "", fmt.Errorf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
+		return haServers{}, fmt.Errorf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
 	}
-	return st.HA[0].Servers.Local.State, nil
+	return st.HA[0].Servers, nil
+}
+
+// state is the node's own HA state from status-get.
+func (n haNode) state(l *Lab) (string, error) {
+	s, err := n.servers(l)
+	return s.Local.State, err
 }
 
 // waitState waits until the node reports state. The deadline only guards
@@ -445,17 +459,7 @@ func haMixed(t *testing.T, l *Lab, primary, standby haBoard) {
 	primary.kill()
 	standby.waitState(t, l, "partner-down")
 	c2 := NewClient(t, l, "dhclient", "k2", "02:00:00:00:7d:02")
-	c2.Start()
-	ip2 := c2.Bound().IP
-	if ip2 == ip1 || !inPool(t, ip2, poolFirst, poolLast) {
-		t.Fatalf("the standby gave the second client %q (the first has %s)", ip2, ip1)
-	}
-	standby.holds(t, l, ip2, c2.MAC)
-	n := len(c1.Events())
-	c1.Renew()
-	if ev, _ := c1.WaitEvent(n, "RENEW", "BOUND"); ev.IP != ip1 {
-		t.Fatalf("after the failover the renewing client moved from %s to %s", ip1, ev.IP)
-	}
+	ip2 := servesAfterFailover(t, l, standby.haNode, c1, c2, ip1)
 
 	primary.start()
 	primary.waitState(t, l, "hot-standby")
@@ -601,19 +605,7 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string, no
 	standby.waitState(t, l, "partner-down")
 
 	c2 := NewClient(t, l, "udhcpc", "h2", "02:00:00:00:7a:02")
-	c2.Start()
-	ip2 := c2.Bound().IP
-	if ip2 == ip1 || !inPool(t, ip2, poolFirst, poolLast) {
-		t.Fatalf("the standby gave the second client %q (the first has %s)", ip2, ip1)
-	}
-	standby.holds(t, l, ip2, c2.MAC)
-
-	n := len(c1.Events())
-	c1.Renew()
-	ev, _ := c1.WaitEvent(n, "RENEW", "BOUND")
-	if ev.IP != ip1 {
-		t.Fatalf("after the failover the renewing client moved from %s to %s", ip1, ev.IP)
-	}
+	ip2 := servesAfterFailover(t, l, standby, c1, c2, ip1)
 
 	StartServer(t, l, primary.ns, dirs[0], confs[0])
 	primary.waitState(t, l, normal)
@@ -623,6 +615,25 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string, no
 		t.Fatalf("after the resync the primary holds %v and the standby %v; want the same two leases", got1, got2)
 	}
 	primary.holds(t, l, ip2, c2.MAC)
+}
+
+// servesAfterFailover checks the standby in partner-down: it gives the
+// new client c2 a pool address of its own and renews c1 (bound to ip1)
+// without moving it. It returns c2's address.
+func servesAfterFailover(t *testing.T, l *Lab, standby haNode, c1, c2 *Client, ip1 string) string {
+	t.Helper()
+	c2.Start()
+	ip2 := c2.Bound().IP
+	if ip2 == ip1 || !inPool(t, ip2, poolFirst, poolLast) {
+		t.Fatalf("the standby gave the second client %q (the first has %s)", ip2, ip1)
+	}
+	standby.holds(t, l, ip2, c2.MAC)
+	n := len(c1.Events())
+	c1.Renew()
+	if ev, _ := c1.WaitEvent(n, "RENEW", "BOUND"); ev.IP != ip1 {
+		t.Fatalf("after the failover the renewing client moved from %s to %s", ip1, ev.IP)
+	}
+	return ip2
 }
 
 func mapsEqual(a, b map[string]string) bool {
