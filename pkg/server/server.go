@@ -379,7 +379,9 @@ func (s *Server) handle(w int, p *Packet, b *batch) {
 		return
 	}
 	b.items = append(b.items, pending{p: p, e: e, res: res})
-	if len(b.items) >= maxBatch {
+	// A worker bounds its batch here; a Direct reader's batch is bounded
+	// by the queries it reads, and must not be flushed past the flusher.
+	if s.pool != nil && len(b.items) >= maxBatch {
 		s.flush(b)
 	}
 }
