@@ -4,6 +4,7 @@ package test
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -62,22 +63,7 @@ func StartCapture(t *testing.T, l *Lab, ns, ifname, sentinel string) *Capture {
 			c.mu.Unlock()
 		}
 	}()
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			if !once && strings.Contains(sc.Text(), "Capturing on") {
-				once = true
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatal("tshark did not start capturing")
-	}
+	waitCapturing(t, stderr)
 	// Capturing has begun once the first sentinel is seen.
 	c.sync()
 	return c
@@ -158,4 +144,26 @@ func (c *Capture) Messages() []Message {
 			CIAddr: f[4], YIAddr: f[5], GIAddr: f[6], Requested: f[7], ServerID: f[8]})
 	}
 	return msgs
+}
+
+// waitCapturing waits until tshark, whose stderr is given, says it is
+// capturing, and then drains stderr. The deadline only guards a hang.
+func waitCapturing(t *testing.T, stderr io.Reader) {
+	t.Helper()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "Capturing on") {
+				once = true
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("tshark did not start capturing")
+	}
 }

@@ -252,22 +252,7 @@ func startAckCapture(t *testing.T, l *Lab, ns, ifname, sentinel string) *ackCapt
 			c.mu.Unlock()
 		}
 	}()
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			if !once && strings.Contains(sc.Text(), "Capturing on") {
-				once = true
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatal("tshark did not start capturing")
-	}
+	waitCapturing(t, stderr)
 	c.sync()
 	c.Acks() // the sync's own traffic is not an ACK, but start from nothing
 	return c

@@ -3,9 +3,7 @@
 package test
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,19 +122,6 @@ func deref(p *int64) any {
 		return nil
 	}
 	return *p
-}
-
-// homePair is the home pair moved onto the lab: its configurations (file
-// names starting with prefix) and its two nodes.
-func homePair(t *testing.T, l *Lab, ns, dirs [2]string, prefix string) (confs [2]string, primary, standby haNode) {
-	t.Helper()
-	for i := range confs {
-		name := fmt.Sprintf("home-server%d.conf", i+1)
-		confs[i] = haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), prefix+name, dirs[i],
-			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
-	}
-	return confs, haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"},
-		haNode{ns: ns[1], addr: haStandby, url: "http://" + haStandby + ":8000/"}
 }
 
 // TestHAClockSkewTerminates: the home pair with the standby's clock 90 s

@@ -197,19 +197,25 @@ func haLab(t *testing.T) (l *Lab, ns, dirs [2]string) {
 	return l, ns, dirs
 }
 
+// homePair is the home pair moved onto the lab: its configurations (file
+// names starting with prefix) and its two nodes.
+func homePair(t *testing.T, l *Lab, ns, dirs [2]string, prefix string) (confs [2]string, primary, standby haNode) {
+	t.Helper()
+	for i := range confs {
+		name := fmt.Sprintf("home-server%d.conf", i+1)
+		confs[i] = haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), prefix+name, dirs[i],
+			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+	}
+	return confs, haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"},
+		haNode{ns: ns[1], addr: haStandby, url: "http://" + haStandby + ":8000/"}
+}
+
 // TestHAHotStandby runs the home pair (configs/home-server1.conf and
 // home-server2.conf) with real clients.
 func TestHAHotStandby(t *testing.T) {
 	l, ns, dirs := haLab(t)
-	var confs [2]string
-	var nodes [2]haNode
-	for i, addr := range []string{haPrimary, haStandby} {
-		name := fmt.Sprintf("home-server%d.conf", i+1)
-		confs[i] = haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), name, dirs[i],
-			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
-		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
-	}
-	haFailover(t, l, nodes, dirs, confs, "hot-standby")
+	confs, primary, standby := homePair(t, l, ns, dirs, "")
+	haFailover(t, l, [2]haNode{primary, standby}, dirs, confs, "hot-standby")
 }
 
 // TestHALoadBalancing runs the home pair switched to load-balancing: each
@@ -235,15 +241,10 @@ func TestHALoadBalancing(t *testing.T) {
 // flight at once). Every lease the primary holds, the standby holds too.
 func TestHAPerfdhcp(t *testing.T) {
 	l, ns, dirs := haLab(t)
-	var nodes [2]haNode
-	for i, addr := range []string{haPrimary, haStandby} {
-		name := fmt.Sprintf("home-server%d.conf", i+1)
-		conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), name, dirs[i],
-			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
-		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
-		StartServer(t, l, ns[i], dirs[i], conf)
+	confs, primary, standby := homePair(t, l, ns, dirs, "")
+	for i := range confs {
+		StartServer(t, l, ns[i], dirs[i], confs[i])
 	}
-	primary, standby := nodes[0], nodes[1]
 	primary.waitState(t, l, "hot-standby")
 	standby.waitState(t, l, "hot-standby")
 	relay := l.Host("relay", "eth0", "192.0.2.50/24")
@@ -267,15 +268,10 @@ func TestHAPerfdhcp(t *testing.T) {
 // ha-maintenance-cancel brings the pair back to hot-standby.
 func TestHAMaintenance(t *testing.T) {
 	l, ns, dirs := haLab(t)
-	var nodes [2]haNode
-	for i, addr := range []string{haPrimary, haStandby} {
-		name := fmt.Sprintf("home-server%d.conf", i+1)
-		conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), name, dirs[i],
-			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
-		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
-		StartServer(t, l, ns[i], dirs[i], conf)
+	confs, primary, standby := homePair(t, l, ns, dirs, "")
+	for i := range confs {
+		StartServer(t, l, ns[i], dirs[i], confs[i])
 	}
-	primary, standby := nodes[0], nodes[1]
 	primary.waitState(t, l, "hot-standby")
 	standby.waitState(t, l, "hot-standby")
 	if a, err := standby.command(l, "ha-maintenance-start", nil); err != nil || a.Result != 0 {

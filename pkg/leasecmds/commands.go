@@ -320,28 +320,26 @@ func stringArg(raw json.RawMessage, name string) (string, error) {
 
 // getByHWAddr is lease4-get-by-hw-address, in every subnet.
 func (h *handler) getByHWAddr(_ context.Context, raw json.RawMessage) ctrl.Answer {
-	s, err := stringArg(raw, "hw-address")
-	if err != nil {
-		return ctrl.Error("%s", err.Error())
-	}
-	hw, err := parseHWAddr(s)
-	if err != nil {
-		return ctrl.Error("%s", err.Error())
-	}
-	return list(h.Store.ByHWAddrAny(hw), false)
+	return getByID(raw, "hw-address", parseHWAddr, func(hw []byte) []*lease.Lease { return h.Store.ByHWAddrAny(hw) })
 }
 
 // getByClientID is lease4-get-by-client-id, in every subnet.
 func (h *handler) getByClientID(_ context.Context, raw json.RawMessage) ctrl.Answer {
-	s, err := stringArg(raw, "client-id")
+	return getByID(raw, "client-id", parseClientID, h.Store.ByClientIDAny)
+}
+
+// getByID lists the leases whose identifier, the string argument name
+// parsed by parse, is found by lookup.
+func getByID(raw json.RawMessage, name string, parse func(string) ([]byte, error), lookup func([]byte) []*lease.Lease) ctrl.Answer {
+	s, err := stringArg(raw, name)
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
-	cid, err := parseClientID(s)
+	id, err := parse(s)
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
-	return list(h.Store.ByClientIDAny(cid), false)
+	return list(lookup(id), false)
 }
 
 // getByHostname is lease4-get-by-hostname. Kea compares lower-cased
