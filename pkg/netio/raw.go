@@ -20,14 +20,15 @@ import (
 //
 //   - an AF_PACKET SOCK_DGRAM socket with a BPF filter, which hears
 //     queries from clients that have no address yet, tells us the frame's
-//     source MAC, and sends replies the kernel could not route: broadcasts
-//     and unicasts to an address the client has not configured yet
-//     (the kernel builds the Ethernet header from the MAC we name; we
+//     source MAC, and sends replies as Kea's LPF filter does: broadcasts,
+//     and unicasts (to a yiaddr the client has not configured yet, a
+//     relay's giaddr, a renewing client's ciaddr) to the query's source
+//     MAC (the kernel builds the Ethernet header from the MAC we name; we
 //     build IPv4 and UDP);
 //   - a UDP socket bound to 0.0.0.0:port on the interface, which keeps the
 //     kernel from answering queries with ICMP port-unreachable and sends
-//     replies to addresses that answer ARP: relays (giaddr) and clients
-//     renewing from ciaddr. It discards what it receives.
+//     the unicast replies whose Ethernet destination is unknown (a
+//     loopback interface). It discards what it receives.
 //
 // Reads are not allocation-free with github.com/mdlayher/packet (its
 // ReadFrom returns a fresh address per frame), hence x/sys/unix here.
@@ -242,21 +243,21 @@ func (c *RawConn) read(p *Packet, recv func(fd uintptr) bool) (bool, error) {
 	}
 }
 
-// Send transmits r. Broadcasts and replies to an address the client does
-// not have yet (ToClient) go out of the packet socket as a frame to r.Dst
-// at DstMAC (ff:ff:ff:ff:ff:ff for a broadcast), from the interface
-// address and the server port. Anything else goes through the UDP socket, which lets the
-// kernel resolve the next hop.
+// Send transmits r out of the packet socket as a frame to r.Dst at DstMAC
+// (ff:ff:ff:ff:ff:ff for a broadcast), from the interface address and the
+// server port. A unicast reply with no usable DstMAC (see frameTo) goes
+// through the UDP socket instead, which lets the kernel resolve the next
+// hop; one to an address the client does not have yet (ToClient) cannot.
 func (c *RawConn) Send(r *Reply) error {
 	src := sourceAddr(r.Src, *c.addrs.Load())
-	if !r.Broadcast && !r.ToClient {
-		return sendUDP(c.udpRC, c.iface.Name, r.Payload, r.Dst, src)
-	}
 	// The engine's Dst is the IP destination even for a broadcast frame
 	// (a client with a ciaddr that set the broadcast flag gets ciaddr).
 	mac, dst := r.DstMAC, r.Dst
 	if r.Broadcast {
 		mac = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	}
+	if !r.Broadcast && !r.ToClient && !c.frameTo(mac) {
+		return sendUDP(c.udpRC, c.iface.Name, r.Payload, r.Dst, src)
 	}
 	if len(mac) != 6 {
 		return fmt.Errorf("netio: no Ethernet destination for %s on %s", dst, c.iface.Name)
@@ -274,6 +275,23 @@ func (c *RawConn) Send(r *Reply) error {
 		return fmt.Errorf("netio: sending raw to %s (%s) on %s: %w", dst, mac, c.iface.Name, err)
 	}
 	return nil
+}
+
+// frameTo reports whether a unicast reply (to a relay's giaddr, or to a
+// renewing client's ciaddr) can go out raw to mac, the query's Ethernet
+// source, as Kea's LPF filter sends every reply. That skips the kernel's
+// UDP and routing path and its ARP lookup. A loopback interface, or a
+// query whose source MAC is unknown, is answered through the UDP socket.
+func (c *RawConn) frameTo(mac net.HardwareAddr) bool {
+	if len(mac) != 6 || c.iface.Flags&net.FlagLoopback != 0 {
+		return false
+	}
+	for _, b := range mac {
+		if b != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sourceAddr is the address a reply leaves from: want if the interface

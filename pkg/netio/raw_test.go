@@ -3,6 +3,7 @@ package netio
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -244,30 +245,43 @@ func TestRawOtherHost(t *testing.T) {
 }
 
 // TestRawSendRelayed sends a reply to a relay whose giaddr is a subnet
-// away, behind a router on the link: the UDP socket routes it out of the
-// interface, from the server port.
+// away, behind a router on the link. With the query's Ethernet source
+// known it goes out raw to that MAC, as Kea sends it; without one the UDP
+// socket routes it. Either way the relay hears it from the server port.
 func TestRawSendRelayed(t *testing.T) {
-	l, c, _ := rawLab(t, DefaultPorts)
-	l.ip("-n", l.client, "addr", "add", "10.200.1.2/24", "dev", "tl0c")
-	l.ip("-n", l.client, "addr", "add", "10.200.9.1/24", "dev", "lo")
-	l.ip("-n", l.server, "route", "add", "10.200.9.0/24", "via", "10.200.1.2")
-	var relay *net.UDPConn
-	var err error
-	in(t, l.cns, func() { relay, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 67}) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
-	relay.SetReadDeadline(time.Now().Add(10 * time.Second)) // only so a lost reply fails instead of hanging
-	if err := c.Send(&Reply{Payload: []byte("relayed offer"), Dst: netip.MustParseAddrPort("10.200.9.1:67")}); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 100)
-	n, from, err := relay.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(buf[:n]) != "relayed offer" || from != netip.MustParseAddrPort("10.200.1.1:67") {
-		t.Errorf("relay got %q from %s, want \"relayed offer\" from 10.200.1.1:67", buf[:n], from)
+	for _, known := range []bool{true, false} {
+		t.Run(fmt.Sprintf("source MAC known %v", known), func(t *testing.T) {
+			l, c, st := rawLab(t, DefaultPorts)
+			l.ip("-n", l.client, "addr", "add", "10.200.1.2/24", "dev", "tl0c")
+			l.ip("-n", l.client, "addr", "add", "10.200.9.1/24", "dev", "lo")
+			if !known {
+				l.ip("-n", l.server, "route", "add", "10.200.9.0/24", "via", "10.200.1.2")
+			}
+			var relay *net.UDPConn
+			var err error
+			in(t, l.cns, func() { relay, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 67}) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer relay.Close()
+			relay.SetReadDeadline(time.Now().Add(10 * time.Second)) // only so a lost reply fails instead of hanging
+			r := &Reply{Payload: []byte("relayed offer"), Dst: netip.MustParseAddrPort("10.200.9.1:67")}
+			if known {
+				// No route to 10.200.9.0/24 in the server namespace:
+				// only a frame to the router's MAC can arrive.
+				r.DstMAC = st.ifc.HardwareAddr
+			}
+			if err := c.Send(r); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 100)
+			n, from, err := relay.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(buf[:n]) != "relayed offer" || from != netip.MustParseAddrPort("10.200.1.1:67") {
+				t.Errorf("relay got %q from %s, want \"relayed offer\" from 10.200.1.1:67", buf[:n], from)
+			}
+		})
 	}
 }
