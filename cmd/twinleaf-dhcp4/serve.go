@@ -217,13 +217,16 @@ func (d *service) run(ctx context.Context) error {
 			workers = runtime.NumCPU()
 		}
 	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(procs(c.MultiThreading))
+	}
 	ports := netio.Ports{Server: uint16(d.o.serverPort), Client: uint16(d.o.clientPort)}
 	var watcher *netio.Watcher
 	eng.InitStats(d.leases())
 	sc := server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"), Stats: d.stats,
 		Leases:  d.logs.Logger(logging.RootName + ".leases"),
 		Workers: workers, QueueSize: int(c.MultiThreading.PacketQueueSize), Ports: ports,
-		Direct:      !c.MultiThreading.Enable,
+		Direct:      !c.MultiThreading.Enable, CommitWindow: commitWindow,
 		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }}
 	if d.ha != nil {
 		sc.AfterCommit = d.ha.afterCommit
@@ -538,3 +541,25 @@ func trimNewline(b []byte) []byte {
 	}
 	return b
 }
+
+// procs is the number of threads running Go code. Without
+// multi-threading Kea runs one thread, and so does twinleaf: the socket
+// reader answers and commits alone, and a second thread would only spin
+// between packets looking for work (27% less CPU per lease at 4,000
+// leases/s, at no cost in sustained rate; see README "Performance").
+// With it, every CPU. GOMAXPROCS in the environment still decides.
+func procs(mt config.MultiThreading) int {
+	if !mt.Enable {
+		return 1
+	}
+	return runtime.NumCPU()
+}
+
+// commitWindow is the shortest time between two lease-file flushes
+// (server.Config.CommitWindow). Every ACK waits for its lease's
+// fdatasync; under a steady stream of clients, gathering 5 ms of them
+// into one flush cuts the CPU per lease by a fifth to a quarter at
+// 1,000–4,000 leases/s, for at most 5 ms more before the ACK. A client
+// after a quiet spell is not delayed, and a disk slower than the window
+// (an SD card) leaves nothing to wait for.
+const commitWindow = 5 * time.Millisecond

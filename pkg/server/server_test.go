@@ -27,6 +27,7 @@ type fakeConn struct {
 	queued [][]byte      // the rest of the current burst, for TryRead
 	events *events
 	closed chan struct{}
+	once   sync.Once
 }
 
 type events struct {
@@ -144,9 +145,12 @@ func setupWith(t *testing.T, failJournal, direct bool, adjust func(*Config, *eve
 	s := New(cfg)
 	c := &fakeConn{in: make(chan []byte, 4), burst: make(chan [][]byte, 1), events: ev, closed: make(chan struct{})}
 	s.Serve(c)
-	t.Cleanup(func() { close(c.closed); s.Close() })
+	t.Cleanup(func() { c.shut(); s.Close() })
 	return s, c, ev, store
 }
+
+// shut closes c once, ending the server's reader.
+func (c *fakeConn) shut() { c.once.Do(func() { close(c.closed) }) }
 
 func query(t *testing.T, mt dhcpv4.MessageType, mods ...dhcpv4.Modifier) []byte {
 	t.Helper()
@@ -367,4 +371,45 @@ func TestAfterCommitNoParkLimit(t *testing.T) {
 			t.Fatalf("events %v, want %v", got, want)
 		}
 	})
+}
+
+// TestCommitWindow checks group commit in Direct mode. A REQUEST after a
+// quiet spell is flushed at once; one within the window of that flush
+// waits for company, so it and the next share one flush, and neither ACK
+// leaves before it. The window is an hour, so only the shutdown (which
+// flushes what is queued) ends it.
+func TestCommitWindow(t *testing.T) {
+	s, c, ev, _ := setupWith(t, false, true, func(cfg *Config, _ *events) { cfg.CommitWindow = time.Hour })
+	c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.IPv4(192, 0, 2, 100))
+	got := ev.wait(t, 2)
+	if want := []string{"commit 192.0.2.100", "send ACK 192.0.2.100"}; !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	for i, want := range []int32{1, 2} {
+		c.in <- request(t, net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 2)}, net.IPv4(192, 0, 2, byte(101+i)))
+		waitFor(t, func() bool { return s.queued.Load() == want })
+	}
+	ev.mu.Lock()
+	early := slices.Clone(ev.log[2:])
+	ev.mu.Unlock()
+	if len(early) != 0 {
+		t.Fatalf("events %v inside the commit window, want none", early)
+	}
+	c.shut()
+	s.Close()
+	got = ev.wait(t, 3)[2:]
+	want := []string{"commit 192.0.2.101 192.0.2.102", "send ACK 192.0.2.101", "send ACK 192.0.2.102"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// waitFor polls cond (the deadline only guards against a hang).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+	}
 }
