@@ -226,8 +226,9 @@ func (d *service) run(ctx context.Context) error {
 	sc := server.Config{Engine: eng, Journal: j, Log: d.log.Named("packets"), Stats: d.stats,
 		Leases:  d.logs.Logger(logging.RootName + ".leases"),
 		Workers: workers, QueueSize: int(c.MultiThreading.PacketQueueSize), Ports: ports,
-		Direct:      !c.MultiThreading.Enable, CommitWindow: commitWindow,
-		ServerAddrs: func() []netip.Addr { return watcher.Addrs() }}
+		Direct:       !c.MultiThreading.Enable,
+		CommitWindow: commitWindow,
+		ServerAddrs:  func() []netip.Addr { return watcher.Addrs() }}
 	if d.ha != nil {
 		sc.AfterCommit = d.ha.afterCommit
 		sc.ParkLimit = parkLimit(c.ParkedPacketLimit)
