@@ -3,10 +3,11 @@
 // worker asks the engine for a reply, makes the lease changes durable, and
 // only then sends the reply.
 //
-// A worker handles every query it has at hand before it writes: the lease
-// changes of that batch go to the journal in one commit (one fdatasync),
-// then the batch's replies leave. Under load batches grow by themselves,
-// and no query waits for a timer.
+// A worker handles every query it has at hand, then hands that batch to
+// the flusher and goes on: the flusher writes the lease changes of every
+// batch waiting in one commit (one fdatasync), then their replies leave.
+// Under load batches grow by themselves; a commit window (group commit)
+// gathers them under a steady stream too.
 //
 // It owns the packet path but no protocol (pkg/dhcp4), no socket details
 // (pkg/netio) and no file format (pkg/memfile): those come in through the
@@ -68,13 +69,13 @@ type Config struct {
 	// and goes on answering (OFFERs need no flush) while the disk works;
 	// batches that queue up meanwhile share one flush.
 	Direct bool
-	// CommitWindow, in Direct mode, is the shortest time between the
-	// starts of two flushes (group commit): each flush is a write and an
-	// fdatasync, whose CPU cost barely depends on its size. A commit that
-	// comes sooner waits for the window to end and shares its flush with
-	// those that arrive meanwhile, so its ACK waits at most this long
-	// more; one after a quiet spell is flushed at once. Zero flushes as
-	// soon as the disk is free.
+	// CommitWindow is the shortest time between the starts of two
+	// flushes (group commit): each flush is a write and an fdatasync,
+	// whose CPU cost barely depends on its size. A commit that comes
+	// sooner waits for the window to end and shares its flush with those
+	// that arrive meanwhile, so its ACK waits at most this long more; one
+	// after a quiet spell is flushed at once. Zero flushes as soon as the
+	// disk is free.
 	CommitWindow time.Duration
 	// ServerAddrs returns the addresses of every socket in use, for the
 	// engine's server-identifier check.
@@ -118,8 +119,8 @@ type Server struct {
 	// direct serialises the readers in Direct mode: one worker at a time.
 	direct sync.Mutex
 	// batches is each worker's batch; in Direct mode each reader has its own.
-	batches []batch
-	// flushes carries Direct mode's batches to the flusher;
+	batches []*batch
+	// flushes carries the batches to the flusher;
 	// flushed is closed when it has finished; spare recycles batches.
 	flushes chan *batch
 	flushed chan struct{}
@@ -166,20 +167,23 @@ func New(c Config) *Server {
 	}
 	s.engine.Store(c.Engine)
 	s.free.New = func() any { return &Packet{Packet: netio.Packet{Buf: make([]byte, MaxPacket)}} }
+	s.flushes = make(chan *batch, 4)
+	s.flushed = make(chan struct{})
+	s.spare = make(chan *batch, 8)
+	go s.flusher()
 	if c.Direct {
 		s.progress = make([]atomic.Uint64, 1)
-		s.flushes = make(chan *batch, 4)
-		s.flushed = make(chan struct{})
-		s.spare = make(chan *batch, 8)
-		go s.flusher()
 		return s
 	}
 	workers := max(c.Workers, 1)
 	s.progress = make([]atomic.Uint64, workers)
-	s.batches = make([]batch, workers)
+	s.batches = make([]*batch, workers)
+	for w := range s.batches {
+		s.batches[w] = &batch{}
+	}
 	s.pool = dispatch.New(workers, c.QueueSize,
-		func(w int, p *Packet) { s.handle(w, p, &s.batches[w]) },
-		func(w int) { s.flush(&s.batches[w]) })
+		func(w int, p *Packet) { s.handle(w, p, s.batches[w]) },
+		func(w int) { s.batches[w] = s.handoff(s.batches[w]) })
 	return s
 }
 
@@ -265,9 +269,7 @@ func (s *Server) serveDirect(c netio.Conn) {
 		switch {
 		case len(b.items) == 0:
 		case n > 1 || s.queued.Load() > 0 || s.window > 0:
-			s.queued.Add(1)
-			s.flushes <- b
-			b = s.newBatch()
+			b = s.handoff(b)
 		default:
 			s.flush(b)
 		}
@@ -275,7 +277,18 @@ func (s *Server) serveDirect(c netio.Conn) {
 	}
 }
 
-// flusher flushes Direct mode's batches in the order they were read,
+// handoff queues b for the flusher, if it holds anything, and returns
+// the batch to fill next.
+func (s *Server) handoff(b *batch) *batch {
+	if len(b.items) == 0 {
+		return b
+	}
+	s.queued.Add(1)
+	s.flushes <- b
+	return s.newBatch()
+}
+
+// flusher flushes the batches in the order they were read,
 // merging those that queued up while the previous flush ran. With a
 // commit window it starts at most one flush per window: a batch that
 // comes sooner waits for the window to end, gathering the batches that
@@ -396,10 +409,8 @@ func (s *Server) Close() {
 		if s.pool != nil {
 			s.pool.Close()
 		}
-		if s.flushes != nil {
-			close(s.flushes)
-			<-s.flushed
-		}
+		close(s.flushes)
+		<-s.flushed
 		s.parkedWG.Wait()
 	})
 }
@@ -425,9 +436,9 @@ func (s *Server) handle(w int, p *Packet, b *batch) {
 	}
 	b.items = append(b.items, pending{p: p, e: e, res: res})
 	// A worker bounds its batch here; a Direct reader's batch is bounded
-	// by the queries it reads, and must not be flushed past the flusher.
+	// by the queries it reads.
 	if s.pool != nil && len(b.items) >= maxBatch {
-		s.flush(b)
+		s.batches[w] = s.handoff(b)
 	}
 }
 
