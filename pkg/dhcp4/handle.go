@@ -77,6 +77,16 @@ func newQuery(req *Request, now time.Time) *query {
 	return q
 }
 
+// MessageType is m's DHCP message type (option 53), MessageTypeNone when
+// it is absent or not one byte: what m.MessageType() answers, without the
+// decoding buffer that method allocates on every call.
+func MessageType(m *dhcpv4.DHCPv4) dhcpv4.MessageType {
+	if v := m.Options[optMessageType]; len(v) == 1 {
+		return dhcpv4.MessageType(v[0])
+	}
+	return dhcpv4.MessageTypeNone
+}
+
 // addr4 converts a packet address field, treating anything unparsable as
 // 0.0.0.0.
 func addr4(ip net.IP) netip.Addr {
@@ -133,7 +143,7 @@ func (e *Engine) Handle(req *Request) Result {
 	if e.scope != nil && !e.scope(p) {
 		return Result{Reason: "outside this server's HA scope"}
 	}
-	e.countReceived(p.MessageType())
+	e.countReceived(MessageType(p))
 	q := newQuery(req, e.now())
 	if reason, ok := e.accept(q); !ok {
 		return e.drop(reason)
@@ -141,7 +151,7 @@ func (e *Engine) Handle(req *Request) Result {
 	if reason, ok := e.sane(q); !ok {
 		return e.drop(reason)
 	}
-	switch p.MessageType() {
+	switch MessageType(p) {
 	case dhcpv4.MessageTypeDiscover:
 		q.subnet = e.selectSubnet(q)
 		e.classify(q)
@@ -207,14 +217,14 @@ func (e *Engine) countReceived(t dhcpv4.MessageType) {
 // accept applies Kea's checks before processing: message type, direct
 // requests and the server identifier.
 func (e *Engine) accept(q *query) (string, bool) {
-	switch q.p.MessageType() {
+	switch MessageType(q.p) {
 	case dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeRelease,
 		dhcpv4.MessageTypeDecline, dhcpv4.MessageTypeInform:
 	default:
-		return "unsupported message type " + q.p.MessageType().String(), false
+		return "unsupported message type " + MessageType(q.p).String(), false
 	}
 	if !q.relayed {
-		if q.p.MessageType() == dhcpv4.MessageTypeInform && q.ciaddr.IsUnspecified() &&
+		if MessageType(q.p) == dhcpv4.MessageTypeInform && q.ciaddr.IsUnspecified() &&
 			(!q.req.Src.Addr().IsValid() || q.req.Src.Addr().IsUnspecified()) {
 			return "direct INFORM with no ciaddr and no source address", false
 		}
@@ -280,7 +290,7 @@ func (e *Engine) configuredServerID(v []byte) bool {
 // sane applies Kea's sanityCheck: no server-id in a DISCOVER, and some way
 // to tell the client apart.
 func (e *Engine) sane(q *query) (string, bool) {
-	if _, ok := q.p.Options[optServerID]; ok && q.p.MessageType() == dhcpv4.MessageTypeDiscover {
+	if _, ok := q.p.Options[optServerID]; ok && MessageType(q.p) == dhcpv4.MessageTypeDiscover {
 		return "DISCOVER carries a server identifier", false
 	}
 	if len(q.hw) == 0 && q.cid == nil {

@@ -185,7 +185,7 @@ func (e *Engine) newReply(q *query, t dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 		ClientHWAddr:  append(net.HardwareAddr(nil), p.ClientHWAddr...),
 		Options:       dhcpv4.Options{optMessageType: {byte(t)}},
 	}
-	if p.MessageType() == dhcpv4.MessageTypeInform {
+	if MessageType(p) == dhcpv4.MessageTypeInform {
 		r.ClientIPAddr = q.ciaddr.AsSlice()
 	}
 	if cid, ok := p.Options[optClientID]; ok && e.net.EchoClientID {
@@ -203,7 +203,7 @@ func (e *Engine) newReply(q *query, t dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 // grant fills an OFFER or ACK for lease l.
 func (e *Engine) grant(q *query, r *dhcpv4.DHCPv4, l *lease.Lease) {
 	r.YourIPAddr = l.Addr.AsSlice()
-	if q.p.MessageType() == dhcpv4.MessageTypeRequest {
+	if MessageType(q.p) == dhcpv4.MessageTypeRequest {
 		r.ClientIPAddr = q.ciaddr.AsSlice()
 	}
 	if b, ok := q.p.Options[optFQDN]; ok {
@@ -382,7 +382,7 @@ func (e *Engine) send(q *query, r *dhcpv4.DHCPv4) Result {
 		res.DstMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	}
 	e.stats.Add("pkt4-sent", 1)
-	switch r.MessageType() {
+	switch MessageType(r) {
 	case dhcpv4.MessageTypeOffer:
 		e.stats.Add("pkt4-offer-sent", 1)
 	case dhcpv4.MessageTypeAck:
@@ -411,7 +411,7 @@ func (e *Engine) destination(q *query, r *dhcpv4.DHCPv4) netip.AddrPort {
 	if !src.IsValid() {
 		src = netip.IPv4Unspecified()
 	}
-	if q.p.MessageType() == dhcpv4.MessageTypeInform {
+	if MessageType(q.p) == dhcpv4.MessageTypeInform {
 		switch {
 		case !q.ciaddr.IsUnspecified():
 			return netip.AddrPortFrom(q.ciaddr, ClientPort)
@@ -426,7 +426,7 @@ func (e *Engine) destination(q *query, r *dhcpv4.DHCPv4) netip.AddrPort {
 		return netip.AddrPortFrom(q.giaddr, relayPort)
 	case !q.ciaddr.IsUnspecified():
 		return netip.AddrPortFrom(q.ciaddr, ClientPort)
-	case r.MessageType() == dhcpv4.MessageTypeNak:
+	case MessageType(r) == dhcpv4.MessageTypeNak:
 		return netip.AddrPortFrom(bcast, ClientPort)
 	case !yiaddr.IsUnspecified() && (q.p.IsBroadcast() || !e.net.DirectResponse):
 		return netip.AddrPortFrom(bcast, ClientPort)

@@ -563,7 +563,7 @@ func (s *Server) logLease(m *dhcpv4.DHCPv4) {
 	}
 	client := fmt.Sprintf("[hwtype=%d %s], cid=[%s], tid=0x%x", m.HWType, m.ClientHWAddr, cid, m.TransactionID[:])
 	yi, _ := netip.AddrFromSlice(m.YourIPAddr.To4())
-	switch m.MessageType() {
+	switch dhcp4.MessageType(m) {
 	case dhcpv4.MessageTypeOffer:
 		s.leases.Info("DHCP4_LEASE_OFFER", client, yi)
 	case dhcpv4.MessageTypeAck:
