@@ -218,7 +218,7 @@ func (d *service) run(ctx context.Context) error {
 		}
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(procs(c.MultiThreading))
+		runtime.GOMAXPROCS(procs(c))
 	}
 	ports := netio.Ports{Server: uint16(d.o.serverPort), Client: uint16(d.o.clientPort)}
 	var watcher *netio.Watcher
@@ -544,13 +544,15 @@ func trimNewline(b []byte) []byte {
 }
 
 // procs is the number of threads running Go code. Without
-// multi-threading Kea runs one thread, and so does twinleaf: the socket
-// reader answers and commits alone, and a second thread would only spin
-// between packets looking for work (27% less CPU per lease at 4,000
-// leases/s, at no cost in sustained rate; see README "Performance").
-// With it, every CPU. GOMAXPROCS in the environment still decides.
-func procs(mt config.MultiThreading) int {
-	if !mt.Enable {
+// multi-threading Kea runs one thread, and so does a lone twinleaf: the
+// socket reader answers and commits alone, and a second thread would
+// only spin between packets looking for work (about a quarter less CPU
+// per lease at 4,000 leases/s; see README "Performance"). With
+// multi-threading, or in an HA relationship, whose lease updates are
+// sent and applied by many goroutines at once while the packet path
+// runs, every CPU. GOMAXPROCS in the environment still decides.
+func procs(c *config.Dhcp4) int {
+	if !c.MultiThreading.Enable && len(c.HA) == 0 {
 		return 1
 	}
 	return runtime.NumCPU()
