@@ -175,7 +175,7 @@ func (e *Engine) Handle(req *Request) Result {
 // HandleBytes parses a raw query and answers it, counting parse failures
 // as Kea does.
 func (e *Engine) HandleBytes(b []byte, req Request) Result {
-	p, err := dhcpv4.FromBytes(b)
+	p, err := Parse(b)
 	if err != nil {
 		e.stats.Add("pkt4-received", 1)
 		e.stats.Add("pkt4-parse-failed", 1)

@@ -593,7 +593,7 @@ func (s *Server) reply(q *Packet, r *dhcp4.Result) *netio.Reply {
 	case dhcp4.ServerPort:
 		dst = netip.AddrPortFrom(dst.Addr(), s.ports.Server)
 	}
-	return &netio.Reply{Payload: m.ToBytes(), Dst: dst, DstMAC: r.DstMAC, Broadcast: r.Broadcast,
+	return &netio.Reply{Payload: dhcp4.Marshal(m), Dst: dst, DstMAC: r.DstMAC, Broadcast: r.Broadcast,
 		Src: r.Src, ToClient: toClient}
 }
 
