@@ -54,7 +54,10 @@ type query struct {
 
 	subnet  *Subnet
 	classes classSet
-	changes []lease.Change
+	// classBuf backs classes for the usual few (ALL, KNOWN or UNKNOWN,
+	// a vendor class), sparing two allocations per query.
+	classBuf [4]string
+	changes  []lease.Change
 	// unknownRequested is set when the requested address lies outside
 	// every pool (Kea then drops rather than NAKs).
 	unknownRequested bool
@@ -63,6 +66,7 @@ type query struct {
 func newQuery(req *Request, now time.Time) *query {
 	p := req.Packet
 	q := &query{req: req, p: p, now: now, hw: p.ClientHWAddr}
+	q.classes = q.classBuf[:0]
 	if cid := p.Options[optClientID]; len(cid) >= 2 {
 		q.cid = cid
 	}

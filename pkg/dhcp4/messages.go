@@ -183,8 +183,11 @@ func (e *Engine) newReply(q *query, t dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 		ServerIPAddr:  net.IPv4zero,
 		GatewayIPAddr: q.giaddr.AsSlice(),
 		ClientHWAddr:  append(net.HardwareAddr(nil), p.ClientHWAddr...),
-		Options:       dhcpv4.Options{optMessageType: {byte(t)}},
+		// Sized for a typical reply's options, so adding them does not
+		// grow the map step by step.
+		Options: make(dhcpv4.Options, 8),
 	}
+	r.Options[optMessageType] = []byte{byte(t)}
 	if MessageType(p) == dhcpv4.MessageTypeInform {
 		r.ClientIPAddr = q.ciaddr.AsSlice()
 	}
@@ -303,7 +306,8 @@ func (e *Engine) addOptions(q *query, r *dhcpv4.DHCPv4, pool *Pool) {
 	if s == nil {
 		return
 	}
-	var scopes [][]Option
+	// At most five scopes: room on the stack for all of them.
+	scopes := make([][]Option, 0, 5)
 	if h := e.currentHost(q); h != nil {
 		scopes = append(scopes, h.Options)
 	}
