@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -203,46 +202,55 @@ func (f Format) header() string {
 func FormatRow(l *lease.Lease) string { return Kea3.row(l) }
 
 // row renders a lease in layout f, newline included.
-func (f Format) row(l *lease.Lease) string {
-	var b strings.Builder
-	b.WriteString(l.Addr.String())
-	b.WriteByte(',')
-	b.WriteString(FormatHex(l.HWAddr))
-	b.WriteByte(',')
-	b.WriteString(FormatHex(l.ClientID))
-	b.WriteByte(',')
-	b.WriteString(strconv.FormatUint(uint64(l.ValidLft), 10))
-	b.WriteByte(',')
-	b.WriteString(strconv.FormatInt(l.CLTT.Unix()+int64(l.ValidLft), 10))
-	b.WriteByte(',')
-	b.WriteString(strconv.FormatUint(uint64(l.SubnetID), 10))
-	b.WriteByte(',')
-	b.WriteString(boolCol(l.FqdnFwd))
-	b.WriteByte(',')
-	b.WriteString(boolCol(l.FqdnRev))
-	b.WriteByte(',')
-	b.WriteString(Escape(l.Hostname))
-	b.WriteByte(',')
-	b.WriteString(strconv.FormatUint(uint64(l.State), 10))
-	b.WriteByte(',')
+func (f Format) row(l *lease.Lease) string { return string(f.appendRow(nil, l)) }
+
+// appendRow appends l's row to b, allocating nothing but b's growth: the
+// packet path writes a row for every lease it grants.
+func (f Format) appendRow(b []byte, l *lease.Lease) []byte {
+	b = l.Addr.AppendTo(b)
+	b = append(b, ',')
+	b = appendHex(b, l.HWAddr)
+	b = append(b, ',')
+	b = appendHex(b, l.ClientID)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(l.ValidLft), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, l.CLTT.Unix()+int64(l.ValidLft), 10)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(l.SubnetID), 10)
+	b = append(b, ',')
+	b = append(b, boolCol(l.FqdnFwd)...)
+	b = append(b, ',')
+	b = append(b, boolCol(l.FqdnRev)...)
+	b = append(b, ',')
+	b = append(b, Escape(l.Hostname)...)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(l.State), 10)
+	b = append(b, ',')
 	if l.UserContext != nil {
-		b.WriteString(Escape(KeaJSON(l.UserContext)))
+		b = append(b, Escape(KeaJSON(l.UserContext))...)
 	}
 	if f != Kea22 {
-		b.WriteByte(',')
-		b.WriteString(strconv.FormatUint(uint64(l.PoolID), 10))
+		b = append(b, ',')
+		b = strconv.AppendUint(b, uint64(l.PoolID), 10)
 	}
-	b.WriteByte('\n')
-	return b.String()
+	return append(b, '\n')
+}
+
+// appendHex appends Kea's lower-case colon hex of v (FormatHex).
+func appendHex(b, v []byte) []byte {
+	const digits = "0123456789abcdef"
+	for i, c := range v {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	return b
 }
 
 // FormatHex is Kea's lower-case colon hex.
-func FormatHex(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return net.HardwareAddr(b).String()
-}
+func FormatHex(b []byte) string { return string(appendHex(nil, b)) }
 
 func boolCol(v bool) string {
 	if v {

@@ -230,9 +230,9 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 	if !j.opts.Persist || len(changes) == 0 {
 		return nil
 	}
-	var rows []byte
+	rows := make([]byte, 0, 128*len(changes))
 	for _, c := range changes {
-		rows = append(rows, j.rowFor(c)...)
+		rows = j.appendRow(rows, c)
 	}
 	done := make(chan error, 1)
 	j.mu.Lock()
@@ -260,13 +260,15 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 	return <-done
 }
 
-func (j *Journal) rowFor(c lease.Change) string {
+// appendRow appends the row that records c: the new lease, or for a
+// deletion the old one with a valid lifetime of 0.
+func (j *Journal) appendRow(b []byte, c lease.Change) []byte {
 	if c.New != nil {
-		return j.opts.Format.row(c.New)
+		return j.opts.Format.appendRow(b, c.New)
 	}
 	del := *c.Old
 	del.ValidLft = 0
-	return j.opts.Format.row(&del)
+	return j.opts.Format.appendRow(b, &del)
 }
 
 // write appends b and syncs it; the caller holds fileMu (or owns j

@@ -162,7 +162,7 @@ func writeLeases(path string, format Format, leases []*lease.Lease) error {
 	}
 	buf := []byte(format.header())
 	for _, l := range leases {
-		buf = append(buf, format.row(l)...)
+		buf = format.appendRow(buf, l)
 	}
 	_, err = f.Write(buf)
 	if err == nil {

@@ -337,3 +337,21 @@ func TestCommitFailure(t *testing.T) {
 		t.Errorf("after a failed commit: %d leases (failed one present: %v), %+v, %v", s.Len(), has2, rep, err)
 	}
 }
+
+// TestFormatHex checks Kea's colon hex against net.HardwareAddr's, which
+// the column format was first written with, for every length a row meets.
+func TestFormatHex(t *testing.T) {
+	for n := range 21 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*37 + 250)
+		}
+		want := ""
+		if n > 0 {
+			want = net.HardwareAddr(b).String()
+		}
+		if got := FormatHex(b); got != want {
+			t.Errorf("FormatHex(%d bytes) = %q, want %q", n, got, want)
+		}
+	}
+}

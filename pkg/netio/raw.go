@@ -56,8 +56,15 @@ type RawConn struct {
 	rsa    unix.RawSockaddrLinklayer
 	rsalen uint32
 
+	// One Send at a time; the frame it sends and the sendmsg arguments
+	// live here, and the poller callback is a method value made once.
 	sendMu  sync.Mutex
 	sendBuf []byte
+	sendSA  unix.RawSockaddrLinklayer
+	sendMsg unix.Msghdr
+	sendIov unix.Iovec
+	sendErr unix.Errno
+	write   func(fd uintptr) bool
 }
 
 // ListenRaw opens the sockets on iface serving addrs; ports.Server is the
@@ -86,6 +93,7 @@ func ListenRaw(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*RawCon
 	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRC: rc, udp: udp, udpRC: urc, sendBuf: make([]byte, 1600)}
 	c.recv = c.recvOnce
 	c.try = c.tryOnce
+	c.write = c.writeOnce
 	c.SetAddrs(addrs)
 	return c, nil
 }
@@ -271,7 +279,7 @@ func (c *RawConn) Send(r *Reply) error {
 		c.sendBuf = make([]byte, need)
 	}
 	pkt := buildDatagram(c.sendBuf, netip.AddrPortFrom(src, c.ports.Server), dst, r.Payload)
-	if err := sendFrame(c.pktRC, pkt, c.iface.Index, mac); err != nil {
+	if err := c.sendFrame(pkt, mac); err != nil {
 		return fmt.Errorf("netio: sending raw to %s (%s) on %s: %w", dst, mac, c.iface.Name, err)
 	}
 	return nil

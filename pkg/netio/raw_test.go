@@ -213,6 +213,22 @@ func BenchmarkRawRead(b *testing.B) {
 	}
 }
 
+// TestRawSendAllocs checks that sending a reply frame allocates
+// nothing: a raw Send runs for every reply.
+func TestRawSendAllocs(t *testing.T) {
+	_, c, st := rawLab(t, DefaultPorts)
+	r := &Reply{Payload: make([]byte, 300), Dst: netip.MustParseAddrPort("10.200.1.77:68"),
+		DstMAC: st.ifc.HardwareAddr, ToClient: true, Src: netip.MustParseAddr("10.200.1.1")}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := c.Send(r); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Send allocates %.1f times per reply", allocs)
+	}
+}
+
 // TestRawNoPortUnreachable checks the UDP socket beside the packet
 // socket: a unicast query to the server port draws no ICMP
 // port-unreachable. A datagram to a closed port, sent next, does; the

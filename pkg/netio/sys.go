@@ -50,10 +50,32 @@ func sendmsgInet4(rc syscall.RawConn, payload, oob []byte, dst netip.AddrPort) e
 	return sendmsg(rc, payload, oob, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
 }
 
-// sendFrame sends an IP packet as a frame to mac out of ifindex on a
-// SOCK_DGRAM packet socket.
-func sendFrame(rc syscall.RawConn, pkt []byte, ifindex int, mac net.HardwareAddr) error {
-	sa := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IP), Ifindex: int32(ifindex), Halen: 6}
-	copy(sa.Addr[:], mac)
-	return sendmsg(rc, pkt, nil, unsafe.Pointer(&sa), unix.SizeofSockaddrLinklayer)
+// sendFrame sends an IP packet as a frame to mac out of c's interface,
+// with the arguments kept in c so that nothing is allocated per reply.
+// The caller holds sendMu.
+func (c *RawConn) sendFrame(pkt []byte, mac net.HardwareAddr) error {
+	c.sendSA = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IP),
+		Ifindex: int32(c.iface.Index), Halen: 6}
+	copy(c.sendSA.Addr[:], mac)
+	c.sendIov = unix.Iovec{Base: unsafe.SliceData(pkt)}
+	c.sendIov.SetLen(len(pkt))
+	c.sendMsg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&c.sendSA)), Namelen: unix.SizeofSockaddrLinklayer, Iov: &c.sendIov}
+	c.sendMsg.SetIovlen(1)
+	c.sendErr = 0
+	err := c.pktRC.Write(c.write)
+	c.sendIov.Base = nil // keep no reference to the frame
+	if err != nil {
+		return err
+	}
+	if c.sendErr != 0 {
+		return c.sendErr
+	}
+	return nil
+}
+
+// writeOnce is sendFrame's poller callback: false (wait for room) only
+// when the send buffer is full.
+func (c *RawConn) writeOnce(fd uintptr) bool {
+	_, _, c.sendErr = unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.sendMsg)), 0)
+	return c.sendErr != unix.EAGAIN
 }
