@@ -43,9 +43,12 @@ func BenchmarkDORA(b *testing.B) {
 			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(192, 0, 2, 2))),
 			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(res.Reply.YourIPAddr)))
 		r.GatewayIPAddr, r.HopCount = giaddr, 1
-		if res := e.HandleBytes(r.ToBytes(), req); res.Reply == nil || res.Reply.MessageType() != dhcpv4.MessageTypeAck {
+		e.Recycle(res.Reply) // sent, as pkg/server does
+		res = e.HandleBytes(r.ToBytes(), req)
+		if res.Reply == nil || MessageType(res.Reply) != dhcpv4.MessageTypeAck {
 			b.Fatalf("no ACK: %s", res.Reason)
 		}
+		e.Recycle(res.Reply)
 	}
 	_ = time.Second
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -108,6 +109,18 @@ type Engine struct {
 	// global indexes the global reservations.
 	global hostIndex
 	byID   map[uint32]*Subnet
+	// replies holds sent replies for reuse (Recycle): a reply's option
+	// map is its largest allocation, about a kilobyte once it has more
+	// than eight options.
+	replies sync.Pool
+}
+
+// Recycle hands back a reply the caller has sent and no longer holds, so
+// that a later reply reuses its option map. Nothing may touch r after.
+func (e *Engine) Recycle(r *dhcpv4.DHCPv4) {
+	if r != nil {
+		e.replies.Put(r)
+	}
 }
 
 // NewEngine checks n, builds its reservation indexes and pool allocators

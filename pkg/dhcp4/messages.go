@@ -172,7 +172,19 @@ func (e *Engine) nak(q *query, why string) Result {
 // newReply starts a reply carrying what Kea copies from every query.
 func (e *Engine) newReply(q *query, t dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 	p := q.p
-	r := &dhcpv4.DHCPv4{
+	r, _ := e.replies.Get().(*dhcpv4.DHCPv4)
+	var opts dhcpv4.Options
+	var hw net.HardwareAddr
+	if r != nil {
+		opts, hw = r.Options, r.ClientHWAddr[:0]
+		clear(opts)
+	} else {
+		r = new(dhcpv4.DHCPv4)
+		// Sized for a typical reply's options, so adding them does not
+		// grow the map step by step.
+		opts = make(dhcpv4.Options, 8)
+	}
+	*r = dhcpv4.DHCPv4{
 		OpCode:        dhcpv4.OpcodeBootReply,
 		HWType:        p.HWType,
 		HopCount:      p.HopCount,
@@ -182,10 +194,8 @@ func (e *Engine) newReply(q *query, t dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 		YourIPAddr:    net.IPv4zero,
 		ServerIPAddr:  net.IPv4zero,
 		GatewayIPAddr: q.giaddr.AsSlice(),
-		ClientHWAddr:  append(net.HardwareAddr(nil), p.ClientHWAddr...),
-		// Sized for a typical reply's options, so adding them does not
-		// grow the map step by step.
-		Options: make(dhcpv4.Options, 8),
+		ClientHWAddr:  append(hw, p.ClientHWAddr...),
+		Options:       opts,
 	}
 	r.Options[optMessageType] = []byte{byte(t)}
 	if MessageType(p) == dhcpv4.MessageTypeInform {

@@ -430,7 +430,7 @@ func (s *Server) handle(w int, p *Packet, b *batch) {
 		Dst:         p.Dst,
 	})
 	if len(res.Changes) == 0 {
-		s.send(p, &res)
+		s.send(e, p, &res)
 		s.release(p)
 		return
 	}
@@ -488,9 +488,9 @@ func (s *Server) flush(b *batch) {
 		case err != nil:
 			s.release(it.p)
 		case s.after != nil:
-			s.park(it.p, it.res)
+			s.park(it.e, it.p, it.res)
 		default:
-			s.send(it.p, &it.res)
+			s.send(it.e, it.p, &it.res)
 			s.release(it.p)
 		}
 		b.items[i] = pending{}
@@ -502,7 +502,7 @@ func (s *Server) flush(b *batch) {
 // park holds a durable reply until AfterCommit approves it, on its own
 // goroutine so many partner updates are in flight at once. With every
 // slot taken the reply is dropped, as Kea drops a packet it cannot park.
-func (s *Server) park(p *Packet, res dhcp4.Result) {
+func (s *Server) park(e *dhcp4.Engine, p *Packet, res dhcp4.Result) {
 	select {
 	case s.parked <- struct{}{}:
 	default:
@@ -526,7 +526,7 @@ func (s *Server) park(p *Packet, res dhcp4.Result) {
 			}
 			s.stats.Add("pkt4-receive-drop", 1)
 		} else {
-			s.send(p, &res)
+			s.send(e, p, &res)
 		}
 		s.release(p)
 	}()
@@ -536,7 +536,9 @@ func (s *Server) park(p *Packet, res dhcp4.Result) {
 // replies behind an unbounded write.
 const maxBatch = 128
 
-func (s *Server) send(p *Packet, res *dhcp4.Result) {
+// send transmits res's reply, if any, on the conn p came in on, and gives
+// the reply back to e for reuse.
+func (s *Server) send(e *dhcp4.Engine, p *Packet, res *dhcp4.Result) {
 	if res.Reply == nil {
 		if s.log.IsDebug() {
 			s.log.Debug("DHCP4_PACKET_DROP", "reason", res.Reason, "iface", p.Iface, "src", p.Src)
@@ -548,6 +550,8 @@ func (s *Server) send(p *Packet, res *dhcp4.Result) {
 		return
 	}
 	s.logLease(res.Reply)
+	e.Recycle(res.Reply)
+	res.Reply = nil
 }
 
 // logLease writes Kea's lease line for an OFFER or an ACK that grants an
