@@ -104,3 +104,17 @@ func cloneValue(v any) any {
 type Change struct {
 	Old, New *Lease
 }
+
+// AppendHex appends Kea's text form of a hardware address or client
+// identifier to b: lower-case hex bytes separated by colons, as in the
+// lease file's columns and Kea's log lines.
+func AppendHex(b, v []byte) []byte {
+	const digits = "0123456789abcdef"
+	for i, c := range v {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	return b
+}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/twinleaf/twinleaf/pkg/lease"
 )
 
 // Text returns Kea's text for a message ID, with its %1, %2 ... placeholders.
@@ -108,7 +110,7 @@ func appendArg(b []byte, a any) []byte {
 	case netip.AddrPort:
 		return v.AppendTo(b)
 	case net.HardwareAddr:
-		return appendHex(b, v)
+		return lease.AppendHex(b, v)
 	case time.Duration:
 		return append(b, v.String()...)
 	case time.Time:
@@ -118,17 +120,4 @@ func appendArg(b []byte, a any) []byte {
 	default:
 		return append(b, "%!(unsupported)"...)
 	}
-}
-
-// appendHex appends a hardware address the way Kea prints one: lower-case
-// hex bytes separated by colons.
-func appendHex(b []byte, h []byte) []byte {
-	const digits = "0123456789abcdef"
-	for i, c := range h {
-		if i > 0 {
-			b = append(b, ':')
-		}
-		b = append(b, digits[c>>4], digits[c&0xf])
-	}
-	return b
 }

@@ -209,9 +209,9 @@ func (f Format) row(l *lease.Lease) string { return string(f.appendRow(nil, l)) 
 func (f Format) appendRow(b []byte, l *lease.Lease) []byte {
 	b = l.Addr.AppendTo(b)
 	b = append(b, ',')
-	b = appendHex(b, l.HWAddr)
+	b = lease.AppendHex(b, l.HWAddr)
 	b = append(b, ',')
-	b = appendHex(b, l.ClientID)
+	b = lease.AppendHex(b, l.ClientID)
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(l.ValidLft), 10)
 	b = append(b, ',')
@@ -237,20 +237,8 @@ func (f Format) appendRow(b []byte, l *lease.Lease) []byte {
 	return append(b, '\n')
 }
 
-// appendHex appends Kea's lower-case colon hex of v (FormatHex).
-func appendHex(b, v []byte) []byte {
-	const digits = "0123456789abcdef"
-	for i, c := range v {
-		if i > 0 {
-			b = append(b, ':')
-		}
-		b = append(b, digits[c>>4], digits[c&0xf])
-	}
-	return b
-}
-
 // FormatHex is Kea's lower-case colon hex.
-func FormatHex(b []byte) string { return string(appendHex(nil, b)) }
+func FormatHex(b []byte) string { return string(lease.AppendHex(nil, b)) }
 
 func boolCol(v bool) string {
 	if v {
