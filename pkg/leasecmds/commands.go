@@ -44,7 +44,7 @@ func (h *handler) add(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	if err := storable(l); err != nil {
 		return failed(err)
 	}
-	ok, err := h.apply(lease.Change{New: l})
+	ok, err := h.apply(nil, lease.Change{New: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
@@ -61,6 +61,12 @@ func (h *handler) add(_ context.Context, raw json.RawMessage) ctrl.Answer {
 // Deps.Conflict; with force-create the client's other leases in the
 // subnet go too (dropStale).
 func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
+	return h.updateIn(nil, raw)
+}
+
+// updateIn is lease4-update, its changes written at once (tx nil) or by
+// the batch tx.
+func (h *handler) updateIn(tx *txn, raw json.RawMessage) ctrl.Answer {
 	a, present, err := decodeArgs(raw)
 	if !present {
 		return ctrl.Error("no parameters specified for lease4-update command")
@@ -72,11 +78,11 @@ func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	if err != nil {
 		return failed(err)
 	}
-	ans := h.put(p)
+	ans := h.put(tx, p)
 	if ans.Result != ctrl.ResultSuccess || !p.forceCreate {
 		return ans
 	}
-	if err := h.dropStale(p.lease); err != nil {
+	if err := h.dropStale(tx, p.lease); err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
 	return ans
@@ -84,7 +90,7 @@ func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
 
 // put is lease4-update's change to the lease's own address, under its
 // lock.
-func (h *handler) put(p addArgs) ctrl.Answer {
+func (h *handler) put(tx *txn, p addArgs) ctrl.Answer {
 	l := p.lease
 	defer h.lock(l.Addr)()
 	cur, _ := h.Store.Get(l.Addr)
@@ -97,7 +103,7 @@ func (h *handler) put(p addArgs) ctrl.Answer {
 		return failed(err)
 	}
 	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now())
-	ok, err := h.apply(lease.Change{Old: cur, New: l})
+	ok, err := h.apply(tx, lease.Change{Old: cur, New: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
@@ -108,7 +114,7 @@ func (h *handler) put(p addArgs) ctrl.Answer {
 		if cur == nil && !p.forceCreate {
 			return ctrl.Conflict(fmt.Sprintf("ResourceBusy: IP address:%s could not be updated.", l.Addr))
 		}
-		if ok, err = h.apply(lease.Change{Old: cur, New: l}); err != nil {
+		if ok, err = h.apply(tx, lease.Change{Old: cur, New: l}); err != nil {
 			return ctrl.Error("%s", err.Error())
 		}
 		if !ok {
@@ -171,6 +177,12 @@ func (h *handler) get(_ context.Context, raw json.RawMessage) ctrl.Answer {
 // del is lease4-del. update-ddns is checked and has nothing to do, as
 // twinleaf sends no DNS updates.
 func (h *handler) del(_ context.Context, raw json.RawMessage) ctrl.Answer {
+	return h.delIn(nil, raw)
+}
+
+// delIn is lease4-del, its change written at once (tx nil) or by the
+// batch tx.
+func (h *handler) delIn(tx *txn, raw json.RawMessage) ctrl.Answer {
 	a, present, err := decodeArgs(raw)
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
@@ -192,7 +204,7 @@ func (h *handler) del(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	if l, _ = h.Store.Get(l.Addr); l == nil {
 		return ctrl.Empty("IPv4 lease not found.", nil)
 	}
-	ok, err := h.apply(lease.Change{Old: l})
+	ok, err := h.apply(tx, lease.Change{Old: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}
@@ -202,7 +214,7 @@ func (h *handler) del(_ context.Context, raw json.RawMessage) ctrl.Answer {
 		if l, _ = h.Store.Get(l.Addr); l == nil {
 			return ctrl.Empty("IPv4 lease not found.", nil)
 		}
-		if ok, err = h.apply(lease.Change{Old: l}); err != nil {
+		if ok, err = h.apply(tx, lease.Change{Old: l}); err != nil {
 			return ctrl.Error("%s", err.Error())
 		}
 		if !ok {
@@ -388,7 +400,7 @@ func (h *handler) wipe(_ context.Context, raw json.RawMessage) ctrl.Answer {
 		if !in[l.SubnetID] {
 			continue
 		}
-		ok, err := h.deleteLocked(l)
+		ok, err := h.deleteLocked(nil, l)
 		if err != nil {
 			return ctrl.Error("%s", err.Error())
 		}
@@ -403,9 +415,9 @@ func (h *handler) wipe(_ context.Context, raw json.RawMessage) ctrl.Answer {
 	return ctrl.Success(text, nil)
 }
 
-func (h *handler) deleteLocked(l *lease.Lease) (bool, error) {
+func (h *handler) deleteLocked(tx *txn, l *lease.Lease) (bool, error) {
 	defer h.lock(l.Addr)()
-	return h.apply(lease.Change{Old: l})
+	return h.apply(tx, lease.Change{Old: l})
 }
 
 // resendDDNS is lease4-resend-ddns. twinleaf has no DHCP-DDNS client, so

@@ -51,7 +51,7 @@ func (h *handler) resolved(c Conflict) {
 // twinleaf) says the client holds l now; a second lease left here would
 // make this server offer the stale address if it took over. Called
 // without l's lock held, as the other address may share its stripe.
-func (h *handler) dropStale(l *lease.Lease) error {
+func (h *handler) dropStale(tx *txn, l *lease.Lease) error {
 	if l.State != lease.StateDefault {
 		return nil
 	}
@@ -66,7 +66,7 @@ func (h *handler) dropStale(l *lease.Lease) error {
 			continue
 		}
 		seen[o.Addr] = true
-		ok, err := h.deleteLocked(o)
+		ok, err := h.deleteLocked(tx, o)
 		if err != nil {
 			return err
 		}

@@ -95,11 +95,29 @@ func Names() []string {
 // Register adds the lease4-* commands to reg. The daemon calls it when
 // the configuration loads libdhcp_lease_cmds.so.
 func Register(reg *ctrl.Registry, d Deps) error {
-	h, err := newHandler(d)
+	c, err := New(d)
 	if err != nil {
 		return err
 	}
-	for name, fn := range h.handlers() {
+	return c.Register(reg)
+}
+
+// Commands are the lease commands on one store: Register puts them on a
+// registry, Batch applies several HA updates as one durable commit.
+type Commands struct{ h *handler }
+
+// New checks d and builds the commands.
+func New(d Deps) (*Commands, error) {
+	h, err := newHandler(d)
+	if err != nil {
+		return nil, err
+	}
+	return &Commands{h: h}, nil
+}
+
+// Register adds the lease4-* commands to reg.
+func (c *Commands) Register(reg *ctrl.Registry) error {
+	for name, fn := range c.h.handlers() {
 		if err := reg.Register(name, fn); err != nil {
 			return fmt.Errorf("leasecmds: %w", err)
 		}
@@ -152,7 +170,13 @@ func (h *handler) lock(a netip.Addr) func() {
 // apply writes c, then swaps it into the store. ok is false when the
 // store changed under it; the store's lease is then written again, so the
 // lease file ends with what the store holds.
-func (h *handler) apply(c lease.Change) (ok bool, err error) {
+//
+// Inside a batch (tx not nil) the swap comes first and the write is left
+// to the batch's one commit (txn).
+func (h *handler) apply(tx *txn, c lease.Change) (ok bool, err error) {
+	if tx != nil {
+		return h.applyLater(tx, c), nil
+	}
 	if err := h.Commit(c); err != nil {
 		return false, fmt.Errorf("leasecmds: writing the lease file: %w", err)
 	}
