@@ -12,6 +12,7 @@ import (
 
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/ha"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 	"github.com/twinleaf/twinleaf/pkg/leasecmds"
 	"github.com/twinleaf/twinleaf/pkg/server"
@@ -26,7 +27,12 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		}
 	}
 	reg("version-get", func(context.Context, json.RawMessage) ctrl.Answer {
-		return ctrl.Success(version, map[string]any{"extended": extendedVersion()})
+		args := map[string]any{"extended": extendedVersion()}
+		if d.ha != nil {
+			// The HA partner learns here that we take batches.
+			args["twinleaf"] = ha.Capabilities()
+		}
+		return ctrl.Success(version, args)
 	})
 	reg("build-report", func(context.Context, json.RawMessage) ctrl.Answer {
 		return ctrl.Success(buildReport(), nil)
@@ -129,8 +135,27 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		// counts and logs each (status-get's lease-update-conflicts-resolved).
 		deps.Conflict = d.ha.m.ConflictResolved
 	}
-	if err := leasecmds.Register(d.reg, deps); err != nil {
+	cmds, err := leasecmds.New(deps)
+	if err == nil {
+		err = cmds.Register(d.reg)
+	}
+	if err == nil && d.ha != nil {
+		err = ha.RegisterBatch(d.reg, d.ha.m, batchApplier(cmds))
+	}
+	if err != nil {
 		d.log.Error("COMMAND_REGISTRATION_FAILED", "error", err)
+	}
+}
+
+// batchApplier applies a partner's twinleaf-lease4-batch through the
+// lease commands, one durable commit per batch.
+func batchApplier(c *leasecmds.Commands) ha.BatchApplier {
+	return func(ctx context.Context, items []ha.BatchItem) []ctrl.Answer {
+		in := make([]leasecmds.Item, len(items))
+		for i, it := range items {
+			in[i] = leasecmds.Item{Command: it.Command, Arguments: it.Arguments}
+		}
+		return c.Batch(ctx, in)
 	}
 }
 

@@ -25,7 +25,10 @@ type haService struct {
 	transport *ha.HTTPTransport
 	sync      *ha.LeaseSync
 	backlog   *ha.LeaseBacklog
-	partner   string
+	// batcher sends the partner's lease updates: in batches to a
+	// twinleaf that offered them, else one command at a time.
+	batcher *ha.Batcher
+	partner string
 	// backups are the backup peers' names; their updates are waited for
 	// only with wait-backup-ack, else sent in the background, at most
 	// backupLimit transactions at a time.
@@ -63,7 +66,9 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 			partner = p
 		}
 	}
-	cfg := ha.Config{HA: h, Version: ha.Kea3, ClockSynced: clockSynced, Log: s.log,
+	// HA needs libdhcp_lease_cmds.so (config checks it), whose commands
+	// apply the partner's batches (registerCommands).
+	cfg := ha.Config{HA: h, Version: ha.Kea3, ClockSynced: clockSynced, Log: s.log, AcceptBatches: true,
 		SetDHCP: func(on bool) {
 			if on {
 				d.netstate.Enable(server.OriginHALocal)
@@ -105,6 +110,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 	s.m = m
 	if s.backlog != nil {
 		s.backlog.Conflict = m.UpdateConflict
+		s.batcher = ha.NewBatcher(m, s.transport, partner.Name, ha.ClientConns(h))
 	}
 	return s, nil
 }
@@ -157,12 +163,11 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 		return nil
 	}
 	// A conflict answer is no error: this server serves the client, so
-	// the reply goes out with its lease (ha.SendUpdate).
+	// the reply goes out with its lease (ha.SendUpdate's rules, per
+	// update also inside a batch).
 	hw, cid := clientOf(changes)
-	for _, c := range cmds {
-		if err := ha.SendUpdate(s.life, s.m, s.transport, s.partner, c, hw, cid); err != nil {
-			return fmt.Errorf("ha: %s to %s: %w", c.Command, s.partner, err)
-		}
+	if err := s.batcher.SendUpdates(s.life, cmds, hw, cid); err != nil {
+		return fmt.Errorf("ha: lease updates to %s: %w", s.partner, err)
 	}
 	return nil
 }
@@ -220,17 +225,23 @@ func (s *haService) sendBackups(cmds []ha.Command) error {
 // identify is the machine's Identify: the partner's release decides the
 // form of our lease updates. A Kea 2.x partner (a board not yet moved to
 // twinleaf) refuses 3.x's released-lease update, so it gets lease4-del.
-func (s *haService) identify(ctx context.Context) (ha.Version, error) {
-	v, text, err := ha.Identify(ctx, s.transport, s.partner)
+// A twinleaf that offers twinleaf-lease4-batch gets the updates in
+// batches; Kea never does.
+func (s *haService) identify(ctx context.Context) (ha.Partner, error) {
+	p, err := ha.Identify(ctx, s.transport, s.partner)
 	if err != nil {
-		return v, err
+		return p, err
 	}
 	form := "Kea 3.x's"
-	if v == ha.Kea22 {
+	if p.Version == ha.Kea22 {
 		form = "Kea 2.2's"
 	}
-	s.log.Info(fmt.Sprintf("HA_PARTNER_VERSION partner %s runs %s: lease updates use %s form", s.partner, text, form))
-	return v, nil
+	how := "one command per update, as Kea sends them"
+	if p.Batch >= ha.BatchProtocol {
+		how = fmt.Sprintf("in %s requests (batch protocol %d offered, %d used)", ha.BatchCommand, p.Batch, ha.BatchProtocol)
+	}
+	s.log.Info(fmt.Sprintf("HA_PARTNER_VERSION partner %s runs %s: lease updates use %s form, %s", s.partner, p.Text, form, how))
+	return p, nil
 }
 
 // clientOf names the client of one transaction's changes, for the log

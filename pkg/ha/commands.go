@@ -233,6 +233,12 @@ func (m *Machine) Status() map[string]any {
 	local := map[string]any{"role": m.self.Role, "scopes": m.Scopes(), "state": state.String(),
 		"server-name": m.self.Name, "system-time": now.UTC().Format(layout)}
 	servers := map[string]any{"local": local}
+	if m.cfg.AcceptBatches {
+		tl := Capabilities()
+		tl["lease4-batches-received"] = m.batchesReceived.Load()
+		tl["lease4-batch-updates-received"] = m.batchItemsReceived.Load()
+		local["twinleaf"] = tl
+	}
 	m.cmu.Lock()
 	if n := m.comm.conflictsReceived; n > 0 {
 		// A backup applies the primary's updates too.
@@ -268,6 +274,10 @@ func (m *Machine) Status() map[string]any {
 		remote := servers["remote"].(map[string]any)
 		if f, ok := c.configFault(now); ok {
 			remote["config-fault"] = f.String()
+		}
+		if m.verKnown && m.partnerBatch > 0 {
+			remote["twinleaf"] = map[string]any{"lease4-batch": m.partnerBatch,
+				"lease4-batches-sent": m.batchesSent.Load(), "lease4-batch-updates-sent": m.batchItemsSent.Load()}
 		}
 		if c.conflicts > 0 {
 			remote["lease-update-conflicts"] = c.conflicts

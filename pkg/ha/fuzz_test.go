@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
 )
 
 var answerSeeds = []string{
@@ -167,38 +169,112 @@ func TestCommandArgumentsAreMaps(t *testing.T) {
 
 func FuzzParseVersion(f *testing.F) {
 	for _, s := range append(answerSeeds, `[{"result":0,"text":"2.2.0","arguments":{"extended":"2.2.0\ntarball"}}]`,
-		`[{"result":0,"text":"2.0.0","arguments":{"extended":"twinleaf"}}]`, `[{"result":0,"text":"3.0.1","arguments":[]}]`) {
+		`[{"result":0,"text":"2.0.0","arguments":{"extended":"twinleaf"}}]`, `[{"result":0,"text":"3.0.1","arguments":[]}]`,
+		`[{"result":0,"text":"cac7686","arguments":{"extended":"twinleaf","twinleaf":{"lease4-batch":1}}}]`,
+		`[{"result":0,"text":"2.2.0","arguments":{"twinleaf":{"lease4-batch":1}}}]`,
+		`[{"result":0,"text":"x","arguments":{"twinleaf":{"lease4-batch":-3}}}]`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		v, text, err := ParseVersion(b)
+		p, err := ParseVersion(b)
 		if err != nil {
 			return
 		}
 		a, aerr := ParseAnswer(b)
-		if aerr != nil || a.Result != 0 || a.Text != text {
-			t.Fatalf("ParseVersion accepted %q (text %q) that ParseAnswer reads as %+v %v", b, text, a, aerr)
+		if aerr != nil || a.Result != 0 || a.Text != p.Text {
+			t.Fatalf("ParseVersion accepted %q (text %q) that ParseAnswer reads as %+v %v", b, p.Text, a, aerr)
 		}
-		if v == Kea22 && !keaTwoRelease.MatchString(text) {
-			t.Fatalf("Kea 2.2 form for release %q", text)
+		if p.Version == Kea22 && !keaTwoRelease.MatchString(p.Text) {
+			t.Fatalf("Kea 2.2 form for release %q", p.Text)
+		}
+		if p.Batch < 0 || (p.Version == Kea22 && p.Batch != 0) {
+			t.Fatalf("batch offer %d from %+v", p.Batch, p)
 		}
 	})
 }
 
 func FuzzParseStatusVersion(f *testing.F) {
-	for _, s := range append(answerSeeds, kea22Status, kea3Status, `[{"result":0,"arguments":{"high-availability":[{"ha-servers":{"local":null}}]}}]`) {
+	for _, s := range append(answerSeeds, kea22Status, kea3Status, twinleafStatus, `[{"result":0,"arguments":{"high-availability":[{"ha-servers":{"local":null}}]}}]`,
+		`[{"result":0,"arguments":{"high-availability":[{"ha-servers":{"local":{"twinleaf":{"lease4-batch":1}}}}]}}]`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := ParseStatusVersion(b)
+		p, err := ParseStatusVersion(b)
 		if err != nil {
 			return
 		}
 		if a, aerr := ParseAnswer(b); aerr != nil || a.Result != 0 {
 			t.Fatalf("ParseStatusVersion accepted %q that ParseAnswer reads as %+v %v", b, a, aerr)
 		}
-		if v != Kea22 && v != Kea3 {
-			t.Fatalf("version %d", v)
+		if p.Version != Kea22 && p.Version != Kea3 {
+			t.Fatalf("version %d", p.Version)
+		}
+		if p.Batch < 0 || (p.Version == Kea22 && p.Batch != 0) {
+			t.Fatalf("batch offer %d from %+v", p.Batch, p)
+		}
+	})
+}
+
+// FuzzParseBatch: a received batch never panics; what parses has one item
+// per listed command, each a command or an error, and its answer (each
+// item's error result, the others applied) reads back with as many
+// results.
+func FuzzParseBatch(f *testing.F) {
+	for _, s := range []string{
+		`{"version":1,"commands":[{"command":"lease4-del","arguments":{"ip-address":"192.0.2.1"}},{"command":"lease4-update","arguments":{}}]}`,
+		`{"version":1,"commands":[7,{"arguments":{}},{"command":3},null]}`,
+		`{"version":1,"commands":[]}`, `{"version":2,"commands":[]}`, `{"version":1}`, `{"commands":[{}]}`, `[]`, ``, `null`,
+		`{"version":1,"commands":[{"command":"lease4-update","arguments":[1]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		items, err := ParseBatch(b)
+		if err != nil {
+			return
+		}
+		out := make([]ctrl.Answer, len(items))
+		for i, it := range items {
+			if it.Err != "" && (it.Command != "" || it.Arguments != nil) {
+				t.Fatalf("item %d both a command and an error: %+v", i, it)
+			}
+			if it.Err != "" {
+				out[i] = ctrl.Error("%s", it.Err)
+			} else {
+				out[i] = ctrl.Success("applied", nil)
+			}
+		}
+		body, err := json.Marshal([]ctrl.Answer{BatchAnswer(out)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseBatchAnswer(body, len(items))
+		if err != nil {
+			t.Fatalf("the answer to %q does not read back: %v", b, err)
+		}
+		for i, a := range got {
+			if a.Result != out[i].Result || a.Text != out[i].Text {
+				t.Fatalf("result %d %+v, sent %+v", i, a, out[i])
+			}
+		}
+	})
+}
+
+// FuzzParseBatchAnswer: any answer body gives either an error or exactly
+// n results.
+func FuzzParseBatchAnswer(f *testing.F) {
+	for _, s := range append(answerSeeds,
+		`[{"result":0,"arguments":{"results":[{"result":0,"text":"IPv4 lease updated."},{"result":4,"text":"busy"}]}}]`,
+		`[{"result":0,"arguments":{"results":[{"text":"?"}]}}]`, `[{"result":2,"text":"not supported"}]`) {
+		f.Add([]byte(s), 2)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		if n < 0 || n > MaxBatch {
+			return
+		}
+		got, err := ParseBatchAnswer(b, n)
+		if err == nil && len(got) != n {
+			t.Fatalf("%d results for %d commands from %q", len(got), n, b)
 		}
 	})
 }

@@ -55,7 +55,11 @@ type Config struct {
 	// waiting for syncing or ready until it has succeeded. So no lease
 	// update is built before the partner's form is known. nil: the partner
 	// speaks Version.
-	Identify func(ctx context.Context) (Version, error)
+	Identify func(ctx context.Context) (Partner, error)
+	// AcceptBatches says this server takes twinleaf-lease4-batch (the
+	// daemon registered it); status-get's local server then offers it
+	// (Capabilities) and counts the batches received.
+	AcceptBatches bool
 }
 
 // Machine is one server's HA state machine (Kea's HAService). Its methods
@@ -82,7 +86,12 @@ type Machine struct {
 	// The partner's wire form (cmu): known once Identify succeeded, fresh
 	// while no contact was lost and the partner did not restart since.
 	partnerVer      Version
+	partnerBatch    int
 	verKnown, fresh bool
+
+	// Batches of lease updates sent to and received from a twinleaf
+	// partner, and the updates they carried (status-get).
+	batchesSent, batchItemsSent, batchesReceived, batchItemsReceived atomic.Uint64
 
 	served  atomic.Pointer[map[string]bool]
 	enabled atomic.Bool
@@ -293,14 +302,14 @@ func (m *Machine) identify(ctx context.Context, partner State) {
 	if fresh {
 		return
 	}
-	v, err := m.cfg.Identify(ctx)
+	p, err := m.cfg.Identify(ctx)
 	if err != nil {
 		m.log.Warn(fmt.Sprintf("HA_PARTNER_VERSION_UNKNOWN %s: cannot tell which Kea release %s runs (it must answer version-get or status-get), staying in waiting until it can: %v",
 			m.self.Name, m.partner.Name, err))
 		return
 	}
 	m.cmu.Lock()
-	m.partnerVer, m.verKnown, m.fresh = v, true, true
+	m.partnerVer, m.partnerBatch, m.verKnown, m.fresh = p.Version, p.Batch, true, true
 	m.cmu.Unlock()
 }
 
@@ -311,6 +320,15 @@ func (m *Machine) PartnerVersion() (Version, bool) {
 	m.cmu.Lock()
 	defer m.cmu.Unlock()
 	return m.partnerVer, m.verKnown
+}
+
+// BatchAgreed reports whether the partner, as last identified, takes
+// twinleaf-lease4-batch in the protocol this build sends. A Kea partner
+// never does, so it gets Kea's commands only.
+func (m *Machine) BatchAgreed() bool {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	return m.verKnown && m.partnerBatch >= BatchProtocol
 }
 
 // Run runs the state machine once without a heartbeat: at start, and on

@@ -11,10 +11,11 @@ import (
 )
 
 // PeerCommands are the HA commands a dedicated listener with
-// restrict-commands accepts (the same list in Kea 2.2 and 3.x).
+// restrict-commands accepts: Kea's list (the same in 2.2 and 3.x) and
+// twinleaf's batch of lease updates, which only a twinleaf partner sends.
 var PeerCommands = []string{"list-commands", "status-get", "dhcp-disable", "dhcp-enable", "ha-reset",
 	"ha-heartbeat", "lease4-update", "lease4-del", "lease4-get-all", "lease4-get-page",
-	"ha-maintenance-notify", "ha-sync-complete-notify"}
+	"ha-maintenance-notify", "ha-sync-complete-notify", BatchCommand}
 
 // Register adds the HA hook's commands to reg: the peer-to-peer ones
 // (ha-heartbeat, ha-reset, ha-maintenance-notify, ha-sync-complete-notify)

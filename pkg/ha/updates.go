@@ -47,6 +47,12 @@ func UpdateCommands(v Version, changes []lease.Change) []Command {
 // outcomes are counted (UpdateConflict) and logged.
 func SendUpdate(ctx context.Context, m *Machine, t Transport, peer string, c Command, hw net.HardwareAddr, clientID []byte) error {
 	a, err := send(ctx, t, peer, c)
+	return m.updateOutcome(ctx, t, peer, c, a, err, hw, clientID)
+}
+
+// updateOutcome applies SendUpdate's rules to the answer a to c, or to
+// the error err that came instead; a batch's items go through it too.
+func (m *Machine) updateOutcome(ctx context.Context, t Transport, peer string, c Command, a Answer, err error, hw net.HardwareAddr, clientID []byte) error {
 	if err == nil {
 		switch {
 		case a.Result == 0, a.Result == 3:

@@ -17,74 +17,85 @@ import (
 // keaTwoRelease is version-get's text on a Kea 2.x server ("2.2.0").
 var keaTwoRelease = regexp.MustCompile(`^2\.[0-9]+\.[0-9]+`)
 
+// Partner is what Identify learnt of the partner.
+type Partner struct {
+	// Version is the wire form of lease updates the partner takes.
+	Version Version
+	// Text is what the partner said, for the log.
+	Text string
+	// Batch is the twinleaf-lease4-batch protocol the partner accepts
+	// (Capabilities), 0 for Kea and for a twinleaf that offers none.
+	Batch int
+}
+
 // Identify asks peer which wire form it speaks. version-get comes first:
 // its text is Kea's release. A dedicated listener with restrict-commands
 // refuses version-get (HTTP 403); then status-get, which every listener
 // allows, tells by its HA entry: Kea 2.2's local server has no
-// server-name. The text is what the partner said, for the log. An error
-// means the partner could not be identified yet (it did not answer, or
-// answered neither command); the caller tries again later.
-func Identify(ctx context.Context, t Transport, peer string) (Version, string, error) {
+// server-name. Both answers carry twinleaf's capabilities (Capabilities)
+// when the partner is a twinleaf. An error means the partner could not be
+// identified yet (it did not answer, or answered neither command); the
+// caller tries again later.
+func Identify(ctx context.Context, t Transport, peer string) (Partner, error) {
 	body, err := call(ctx, t, peer, Command{Command: "version-get"})
 	var se *StatusError
 	switch {
 	case err == nil:
-		if v, text, err := ParseVersion(body); err == nil {
-			return v, text, nil
+		if p, err := ParseVersion(body); err == nil {
+			return p, nil
 		}
 	case errors.As(err, &se) && se.Code == http.StatusForbidden:
 		// A listener with restrict-commands: status-get is allowed.
 	default:
-		return Kea3, "", err
+		return Partner{Version: Kea3}, err
 	}
 	body, err = call(ctx, t, peer, Command{Command: "status-get"})
 	if err != nil {
-		return Kea3, "", err
+		return Partner{Version: Kea3}, err
 	}
-	v, err := ParseStatusVersion(body)
+	p, err := ParseStatusVersion(body)
 	if err != nil {
-		return Kea3, "", fmt.Errorf("ha: identifying %s: %w", peer, err)
+		return Partner{Version: Kea3}, fmt.Errorf("ha: identifying %s: %w", peer, err)
 	}
-	text := "3.x or twinleaf (status-get)"
-	if v == Kea22 {
-		text = "2.x (status-get)"
-	}
-	return v, text, nil
+	return p, nil
 }
 
 // ParseVersion reads a version-get answer. Kea 2.x answers its release
 // ("2.2.0"); twinleaf and Kea 3.x speak the 3.x form. Only rc 0 tells:
-// any other answer is an error, so the caller asks otherwise.
-func ParseVersion(body []byte) (Version, string, error) {
+// any other answer is an error, so the caller asks otherwise. A twinleaf
+// adds its capabilities to the arguments.
+func ParseVersion(body []byte) (Partner, error) {
 	a, err := ParseAnswer(body)
 	if err != nil {
-		return Kea3, "", err
+		return Partner{Version: Kea3}, err
 	}
 	if a.Result != 0 {
-		return Kea3, "", fmt.Errorf("ha: version-get: %w", a.Err())
+		return Partner{Version: Kea3}, fmt.Errorf("ha: version-get: %w", a.Err())
 	}
 	var args struct {
-		Extended string `json:"extended"`
+		Extended string          `json:"extended"`
+		Twinleaf json.RawMessage `json:"twinleaf"`
 	}
 	// The build text is optional: a wrong shape only loses the hint.
 	_ = json.Unmarshal(a.Arguments, &args)
+	p := Partner{Version: Kea3, Text: a.Text, Batch: batchOffer(args.Twinleaf)}
 	// twinleaf names itself in its build text, whatever its release.
 	if keaTwoRelease.MatchString(a.Text) && !strings.Contains(args.Extended, "twinleaf") {
-		return Kea22, a.Text, nil
+		p.Version, p.Batch = Kea22, 0
 	}
-	return Kea3, a.Text, nil
+	return p, nil
 }
 
 // ParseStatusVersion reads a status-get answer's HA entry: a local server
-// without server-name is Kea 2.2's, one with it is 3.x's (and twinleaf's).
-// An answer without an HA entry is an error.
-func ParseStatusVersion(body []byte) (Version, error) {
+// without server-name is Kea 2.2's, one with it is 3.x's (and twinleaf's,
+// with its capabilities). An answer without an HA entry is an error.
+func ParseStatusVersion(body []byte) (Partner, error) {
 	a, err := ParseAnswer(body)
 	if err != nil {
-		return Kea3, err
+		return Partner{Version: Kea3}, err
 	}
 	if a.Result != 0 {
-		return Kea3, fmt.Errorf("ha: status-get: %w", a.Err())
+		return Partner{Version: Kea3}, fmt.Errorf("ha: status-get: %w", a.Err())
 	}
 	var st struct {
 		HA []struct {
@@ -94,13 +105,42 @@ func ParseStatusVersion(body []byte) (Version, error) {
 		} `json:"high-availability"`
 	}
 	if err := json.Unmarshal(a.Arguments, &st); err != nil {
-		return Kea3, fmt.Errorf("%w: status-get arguments: %v", errAnswer, err)
+		return Partner{Version: Kea3}, fmt.Errorf("%w: status-get arguments: %v", errAnswer, err)
 	}
 	if len(st.HA) == 0 || st.HA[0].Servers.Local == nil {
-		return Kea3, fmt.Errorf("%w: status-get has no high-availability local server", errAnswer)
+		return Partner{Version: Kea3}, fmt.Errorf("%w: status-get has no high-availability local server", errAnswer)
 	}
-	if _, ok := st.HA[0].Servers.Local["server-name"]; ok {
-		return Kea3, nil
+	local := st.HA[0].Servers.Local
+	if _, ok := local["server-name"]; !ok {
+		return Partner{Version: Kea22, Text: "2.x (status-get)"}, nil
 	}
-	return Kea22, nil
+	p := Partner{Version: Kea3, Text: "3.x or twinleaf (status-get)", Batch: batchOffer(local["twinleaf"])}
+	if p.Batch > 0 {
+		p.Text = "twinleaf (status-get)"
+	}
+	return p, nil
+}
+
+// BatchProtocol is the version of twinleaf-lease4-batch this build speaks.
+const BatchProtocol = 1
+
+// Capabilities is what a twinleaf server that accepts batches adds, as
+// "twinleaf", to version-get's arguments and to status-get's local HA
+// server: the batch protocol it takes. Kea's HA never reads either
+// answer from its partner (it identifies nothing), and tools that print
+// them show the extra key as any other.
+func Capabilities() map[string]any {
+	return map[string]any{"lease4-batch": BatchProtocol}
+}
+
+// batchOffer reads the batch protocol from a "twinleaf" capabilities
+// value; anything but a positive integer offers nothing.
+func batchOffer(raw json.RawMessage) int {
+	var c struct {
+		Batch int `json:"lease4-batch"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &c) != nil || c.Batch < 0 {
+		return 0
+	}
+	return c.Batch
 }

@@ -11,6 +11,8 @@ const (
 	kea22Status = `[{"result":0,"text":"","arguments":{"pid":1,"high-availability":[{"ha-mode":"hot-standby","ha-servers":{"local":{"role":"primary","scopes":["server1"],"state":"hot-standby"},"remote":{"role":"standby","age":1,"in-touch":true,"last-state":"hot-standby"}}}]}}]`
 	kea3Status  = `[{"result":0,"text":"","arguments":{"pid":1,"high-availability":[{"ha-mode":"hot-standby","ha-servers":{"local":{"role":"primary","scopes":["server1"],"state":"hot-standby","server-name":"server1","system-time":"2026-11-26 22:51:24"}}}]}}]`
 	forbidden   = `{"result":403,"text":"Forbidden"}`
+	// twinleafStatus is a twinleaf's status-get behind a restricted listener.
+	twinleafStatus = `[{"result":0,"text":"","arguments":{"pid":1,"high-availability":[{"ha-mode":"hot-standby","ha-servers":{"local":{"role":"standby","scopes":[],"state":"hot-standby","server-name":"server2","system-time":"2026-11-26 22:51:24","twinleaf":{"lease4-batch":1,"lease4-batches-received":0,"lease4-batch-updates-received":0}}}}]}}]`
 )
 
 func TestIdentify(t *testing.T) {
@@ -22,6 +24,7 @@ func TestIdentify(t *testing.T) {
 		name           string
 		version, state func(map[string]any) ([]byte, error)
 		want           Version
+		batch          int
 		text, err      string
 	}{
 		{name: "Kea 2.2 behind its control agent", version: answer(`[{"result":0,"text":"2.2.0","arguments":{"extended":"2.2.0\ntarball"}}]`),
@@ -30,6 +33,16 @@ func TestIdentify(t *testing.T) {
 		{name: "Kea 3.0", version: answer(`[{"result":0,"text":"3.0.1"}]`), want: Kea3, text: "3.0.1"},
 		{name: "twinleaf", version: answer(`[{"result":0,"text":"cac7686","arguments":{"extended":"cac7686\ncommit cac7686"}}]`),
 			want: Kea3, text: "cac7686"},
+		{name: "twinleaf offering batches", version: answer(`[{"result":0,"text":"cac7686","arguments":{"extended":"cac7686","twinleaf":{"lease4-batch":1}}}]`),
+			want: Kea3, batch: 1, text: "cac7686"},
+		{name: "twinleaf offering a later protocol", version: answer(`[{"result":0,"text":"cac7686","arguments":{"twinleaf":{"lease4-batch":2,"more":true}}}]`),
+			want: Kea3, batch: 2, text: "cac7686"},
+		{name: "twinleaf with a malformed offer", version: answer(`[{"result":0,"text":"cac7686","arguments":{"twinleaf":{"lease4-batch":"yes"}}}]`),
+			want: Kea3, text: "cac7686"},
+		{name: "Kea 2.2 never batches, whatever it says", version: answer(`[{"result":0,"text":"2.2.0","arguments":{"twinleaf":{"lease4-batch":1}}}]`),
+			want: Kea22, text: "2.2.0"},
+		{name: "restricted twinleaf listener offering batches", version: answer(forbidden), state: answer(twinleafStatus),
+			want: Kea3, batch: 1, text: "twinleaf (status-get)"},
 		{name: "twinleaf numbered like Kea 2", version: answer(`[{"result":0,"text":"2.0.0","arguments":{"extended":"2.0.0\nlinked with:\ngithub.com/twinleaf/twinleaf"}}]`),
 			want: Kea3, text: "2.0.0"},
 		{name: "restricted Kea 2.2 listener", version: answer(forbidden), state: answer(kea22Status), want: Kea22, text: "2.x (status-get)"},
@@ -51,15 +64,16 @@ func TestIdentify(t *testing.T) {
 			if tt.state != nil {
 				tr.answer["status-get"] = tt.state
 			}
-			v, text, err := Identify(context.Background(), tr, "server2")
+			p, err := Identify(context.Background(), tr, "server2")
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("Identify: %v, %q, %v; want an error with %q", v, text, err, tt.err)
+					t.Fatalf("Identify: %+v, %v; want an error with %q", p, err, tt.err)
 				}
 				return
 			}
-			if err != nil || v != tt.want || text != tt.text {
-				t.Fatalf("Identify: %v, %q, %v; want %v, %q", v, text, err, tt.want, tt.text)
+			want := Partner{Version: tt.want, Text: tt.text, Batch: tt.batch}
+			if err != nil || p != want {
+				t.Fatalf("Identify: %+v, %v; want %+v", p, err, want)
 			}
 		})
 	}
@@ -72,12 +86,15 @@ func TestIdentifyBeforeUpdates(t *testing.T) {
 	var calls int
 	var fail bool
 	r := newRig(t, haConfig("hot-standby", "server1"), func(c *Config) {
-		c.Identify = func(context.Context) (Version, error) {
+		c.Identify = func(context.Context) (Partner, error) {
 			calls++
 			if fail {
-				return Kea3, errors.New("no answer")
+				return Partner{Version: Kea3}, errors.New("no answer")
 			}
-			return Kea22, nil
+			if calls < 4 {
+				return Partner{Version: Kea3, Batch: BatchProtocol}, nil
+			}
+			return Partner{Version: Kea22}, nil
 		}
 	})
 	partner := Waiting
@@ -102,10 +119,14 @@ func TestIdentifyBeforeUpdates(t *testing.T) {
 		t.Errorf("no HA_PARTNER_VERSION_UNKNOWN in the log:\n%s", r.log)
 	}
 
+	if r.m.BatchAgreed() {
+		t.Fatal("batches agreed before any identification")
+	}
+
 	fail = false
 	r.m.Heartbeat(ctx) // identified, then waiting → syncing → ready
-	if v, known := r.m.PartnerVersion(); !known || v != Kea22 || calls != 2 {
-		t.Fatalf("PartnerVersion %v %v after %d calls, want Kea22 after 2", v, known, calls)
+	if v, known := r.m.PartnerVersion(); !known || v != Kea3 || calls != 2 || !r.m.BatchAgreed() {
+		t.Fatalf("PartnerVersion %v %v, batches %v after %d calls, want a batching twinleaf after 2", v, known, r.m.BatchAgreed(), calls)
 	}
 	if s := r.m.State(); s != Ready {
 		t.Fatalf("identified partner in waiting: state %s, want ready", s)
@@ -130,8 +151,9 @@ func TestIdentifyBeforeUpdates(t *testing.T) {
 	if calls != 4 {
 		t.Errorf("%d identifications after the partner restarted, want 4", calls)
 	}
-	if v, known := r.m.PartnerVersion(); !known || v != Kea22 {
-		t.Errorf("PartnerVersion %v %v, want Kea22", v, known)
+	// It came back as Kea 2.2: Kea's form, no batches.
+	if v, known := r.m.PartnerVersion(); !known || v != Kea22 || r.m.BatchAgreed() {
+		t.Errorf("PartnerVersion %v %v, batches %v; want Kea22 without batches", v, known, r.m.BatchAgreed())
 	}
 }
 

@@ -1,0 +1,155 @@
+package ha
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
+)
+
+// Between two twinleaf servers the lease updates of many transactions
+// travel in one request, twinleaf-lease4-batch, and the receiver makes
+// them durable with one write. Kea has no such command: a server sends it
+// only to a partner that offered it (Partner.Batch, from Identify), never
+// to Kea. See README "Batched lease updates".
+
+// BatchCommand is twinleaf's own command carrying an ordered list of
+// lease4-update and lease4-del commands.
+const BatchCommand = "twinleaf-lease4-batch"
+
+// MaxBatch bounds the lease updates one request carries.
+const MaxBatch = 256
+
+// BatchRequest wraps cmds, in order, in one twinleaf-lease4-batch.
+func BatchRequest(cmds []Command) Command {
+	return Command{BatchCommand, map[string]any{"version": BatchProtocol, "commands": cmds}}
+}
+
+// BatchItem is one command of a received batch. Err, when not empty, is
+// why the item cannot be applied; it gets that as its error result.
+type BatchItem struct {
+	Command   string
+	Arguments json.RawMessage
+	Err       string
+}
+
+// ParseBatch reads twinleaf-lease4-batch's arguments: the protocol
+// version and the commands, in order. An error means the batch as a
+// whole is unreadable; an item that is not a command is kept with Err.
+func ParseBatch(args json.RawMessage) ([]BatchItem, error) {
+	var a struct {
+		Version  *int              `json:"version"`
+		Commands []json.RawMessage `json:"commands"`
+	}
+	if len(bytes.TrimSpace(args)) == 0 {
+		return nil, fmt.Errorf("no arguments specified for the '%s' command", BatchCommand)
+	}
+	if err := json.Unmarshal(args, &a); err != nil {
+		return nil, fmt.Errorf("arguments of the '%s' command are not a map with a list of commands: %v", BatchCommand, err)
+	}
+	if a.Version == nil || *a.Version != BatchProtocol {
+		return nil, fmt.Errorf("'%s' version must be %d", BatchCommand, BatchProtocol)
+	}
+	if a.Commands == nil {
+		return nil, fmt.Errorf("'commands' is mandatory for the '%s' command", BatchCommand)
+	}
+	items := make([]BatchItem, len(a.Commands))
+	for i, raw := range a.Commands {
+		var c struct {
+			Command   *string         `json:"command"`
+			Arguments json.RawMessage `json:"arguments"`
+		}
+		switch err := json.Unmarshal(raw, &c); {
+		case err != nil:
+			items[i].Err = fmt.Sprintf("item %d of the batch is not a command: %v", i, err)
+		case c.Command == nil:
+			items[i].Err = fmt.Sprintf("item %d of the batch has no 'command'", i)
+		default:
+			items[i] = BatchItem{Command: *c.Command, Arguments: c.Arguments}
+		}
+	}
+	return items, nil
+}
+
+// BatchAnswer is the receiver's answer: result 0 with one Kea answer per
+// item, in order, under "results".
+func BatchAnswer(results []ctrl.Answer) ctrl.Answer {
+	return ctrl.Success(fmt.Sprintf("%d lease update(s) processed.", len(results)), map[string]any{"results": results})
+}
+
+// ParseBatchAnswer reads the answer to a batch of n commands: one answer
+// per command. A batch refused as a whole (any result but 0, such as a
+// partner that does not know the command) or a wrong count is an error.
+func ParseBatchAnswer(body []byte, n int) ([]Answer, error) {
+	a, err := ParseAnswer(body)
+	if err != nil {
+		return nil, err
+	}
+	if a.Result != 0 {
+		return nil, a.Err()
+	}
+	var r struct {
+		Results []struct {
+			Result *int            `json:"result"`
+			Text   string          `json:"text"`
+			Args   json.RawMessage `json:"arguments"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(a.Arguments, &r); err != nil {
+		return nil, fmt.Errorf("%w: %s results: %v", errAnswer, BatchCommand, err)
+	}
+	if len(r.Results) != n {
+		return nil, fmt.Errorf("%w: %s answered %d results for %d commands", errAnswer, BatchCommand, len(r.Results), n)
+	}
+	out := make([]Answer, n)
+	for i, x := range r.Results {
+		if x.Result == nil {
+			return nil, fmt.Errorf("%w: %s result %d has no result code", errAnswer, BatchCommand, i)
+		}
+		out[i] = Answer{Result: *x.Result, Text: x.Text, Arguments: x.Args}
+	}
+	return out, nil
+}
+
+// BatchApplier applies the commands of a batch in order, makes their
+// changes durable in one commit and answers one per command
+// (leasecmds.Commands.Batch).
+type BatchApplier func(ctx context.Context, cmds []BatchItem) []ctrl.Answer
+
+// RegisterBatch adds twinleaf-lease4-batch to reg, applied by apply. An
+// item ParseBatch could not read answers its error and is not applied;
+// the others are, in order.
+func RegisterBatch(reg *ctrl.Registry, m *Machine, apply BatchApplier) error {
+	return reg.Register(BatchCommand, func(ctx context.Context, args json.RawMessage) ctrl.Answer {
+		items, err := ParseBatch(args)
+		if err != nil {
+			return ctrl.Error("%v", err)
+		}
+		out := make([]ctrl.Answer, len(items))
+		var good []BatchItem
+		var at []int
+		for i, it := range items {
+			if it.Err != "" {
+				out[i] = ctrl.Error("%s", it.Err)
+				continue
+			}
+			good = append(good, it)
+			at = append(at, i)
+		}
+		if len(good) > 0 {
+			res := apply(ctx, good)
+			for j, i := range at {
+				if j < len(res) {
+					out[i] = res[j]
+				} else {
+					out[i] = ctrl.Error("no result for item %d of the batch", i)
+				}
+			}
+		}
+		m.batchesReceived.Add(1)
+		m.batchItemsReceived.Add(uint64(len(items)))
+		return BatchAnswer(out)
+	})
+}

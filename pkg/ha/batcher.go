@@ -1,0 +1,166 @@
+package ha
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// Batcher sends the lease updates of concurrent transactions to a
+// twinleaf partner that agreed to batches (Machine.BatchAgreed). It keeps
+// up to conns requests in flight, as many as the transport keeps
+// connections; a request takes every transaction queued when it starts,
+// up to MaxBatch updates. Under light load a request carries one
+// transaction, so nothing waits longer than it would alone; under load
+// the queue grows while the requests are in flight and the next ones
+// carry it together.
+type Batcher struct {
+	m     *Machine
+	t     Transport
+	peer  string
+	conns int
+
+	mu      sync.Mutex
+	queue   []*batchTx
+	running int
+}
+
+// batchTx is one transaction's updates, waiting for their answers.
+type batchTx struct {
+	cmds    []Command
+	answers []Answer
+	err     error
+	done    chan struct{}
+}
+
+// NewBatcher sends m's updates to peer over t with up to conns requests
+// in flight (at least one).
+func NewBatcher(m *Machine, t Transport, peer string, conns int) *Batcher {
+	return &Batcher{m: m, t: t, peer: peer, conns: max(conns, 1)}
+}
+
+// SendUpdates sends one transaction's updates, kept in order in one
+// request, and applies SendUpdate's rules to each answer in turn: rc 0
+// and 3 succeed, a conflict is retried once, counted and logged and lets
+// the reply go, anything else or no answer marks the partner unavailable
+// and is returned (the reply is held back). hw and clientID name the
+// client for the log.
+//
+// A partner that did not agree to batches (Kea, or a twinleaf not
+// identified as offering them) gets each command alone, through
+// SendUpdate, exactly as before.
+//
+// ctx bounds the requests this call starts, which may carry other
+// transactions' updates too: every caller passes the daemon's lifetime.
+func (b *Batcher) SendUpdates(ctx context.Context, cmds []Command, hw net.HardwareAddr, clientID []byte) error {
+	if !b.m.BatchAgreed() {
+		for _, c := range cmds {
+			if err := SendUpdate(ctx, b.m, b.t, b.peer, c, hw, clientID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	tx := &batchTx{cmds: cmds, done: make(chan struct{})}
+	b.mu.Lock()
+	b.queue = append(b.queue, tx)
+	if b.running < b.conns {
+		b.running++
+		go b.run(ctx)
+	}
+	b.mu.Unlock()
+	select {
+	case <-tx.done:
+	case <-ctx.Done():
+		return fmt.Errorf("ha: lease updates to %s: %w", b.peer, ctx.Err())
+	}
+	for i, c := range cmds {
+		var a Answer
+		if tx.err == nil {
+			a = tx.answers[i]
+		}
+		if err := b.m.updateOutcome(ctx, b.t, b.peer, c, a, tx.err, hw, clientID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run sends requests while transactions are queued.
+func (b *Batcher) run(ctx context.Context) {
+	for {
+		txs := b.take()
+		if txs == nil {
+			return
+		}
+		b.send(ctx, txs)
+	}
+}
+
+// take removes the transactions of the next request from the queue:
+// whole transactions, up to MaxBatch updates, at least one. With the
+// queue empty it ends this runner.
+func (b *Batcher) take() []*batchTx {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.running--
+		return nil
+	}
+	n, items := 0, 0
+	for n < len(b.queue) && (n == 0 || items+len(b.queue[n].cmds) <= MaxBatch) {
+		items += len(b.queue[n].cmds)
+		n++
+	}
+	txs := make([]*batchTx, n)
+	copy(txs, b.queue)
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:])
+	b.queue = b.queue[:rest]
+	return txs
+}
+
+// send sends one batch and hands each transaction its answers, or the
+// error that came instead.
+func (b *Batcher) send(ctx context.Context, txs []*batchTx) {
+	var cmds []Command
+	for _, tx := range txs {
+		cmds = append(cmds, tx.cmds...)
+	}
+	answers, err := b.call(ctx, cmds)
+	if err == nil {
+		b.m.batchesSent.Add(1)
+		b.m.batchItemsSent.Add(uint64(len(cmds)))
+	}
+	for _, tx := range txs {
+		if err != nil {
+			tx.err = err
+		} else {
+			tx.answers, answers = answers[:len(tx.cmds)], answers[len(tx.cmds):]
+		}
+		close(tx.done)
+	}
+}
+
+// call sends cmds in one twinleaf-lease4-batch and reads one answer per
+// command.
+func (b *Batcher) call(ctx context.Context, cmds []Command) ([]Answer, error) {
+	body, err := json.Marshal(BatchRequest(cmds))
+	if err != nil {
+		return nil, fmt.Errorf("ha: encoding %s: %w", BatchCommand, err)
+	}
+	raw, err := b.t.Call(ctx, b.peer, body)
+	if err != nil {
+		return nil, fmt.Errorf("ha: %s of %d update(s) to %s: %w", BatchCommand, len(cmds), b.peer, err)
+	}
+	answers, err := ParseBatchAnswer(raw, len(cmds))
+	if err != nil {
+		return nil, fmt.Errorf("ha: %s of %d update(s) to %s: %w", BatchCommand, len(cmds), b.peer, err)
+	}
+	return answers, nil
+}
