@@ -91,11 +91,22 @@ func (n haNode) command(l *Lab, command string, args any) (haAnswer, error) {
 type haServers struct {
 	Local struct {
 		State string `json:"state"`
+		// Twinleaf is twinleaf's offer of batched lease updates and the
+		// batches received; Kea has no such entry.
+		Twinleaf *struct {
+			Batch    int    `json:"lease4-batch"`
+			Received uint64 `json:"lease4-batches-received"`
+		} `json:"twinleaf"`
 	} `json:"local"`
 	Remote struct {
 		InTouch     bool   `json:"in-touch"`
 		Skew        *int64 `json:"clock-skew"`
 		ConfigFault string `json:"config-fault"`
+		// Twinleaf is there once the partner offered batches.
+		Twinleaf *struct {
+			Batch int    `json:"lease4-batch"`
+			Sent  uint64 `json:"lease4-batches-sent"`
+		} `json:"twinleaf"`
 	} `json:"remote"`
 }
 
@@ -451,6 +462,12 @@ func haMixed(t *testing.T, l *Lab, primary, standby haBoard) {
 	}
 	primary.holds(t, l, ip1, c1.MAC)
 	standby.holds(t, l, ip1, c1.MAC) // the ACK waited for the standby
+	// Kea offers no batches, so twinleaf sent it none (Kea would refuse one).
+	for _, b := range []haBoard{primary, standby} {
+		if s, err := b.servers(l); err != nil || s.Remote.Twinleaf != nil {
+			t.Fatalf("%s agreed to batch lease updates with Kea: %+v, %v", b.addr, s.Remote.Twinleaf, err)
+		}
+	}
 
 	primary.kill()
 	standby.waitState(t, l, "partner-down")
@@ -595,6 +612,7 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string, no
 	// The ACK left only after the partner acknowledged the update.
 	primary.holds(t, l, ip1, c1.MAC)
 	standby.holds(t, l, ip1, c1.MAC)
+	usedBatches(t, l, nodes)
 
 	s1.cmd.Process.Kill() // SIGKILL: `ip netns exec` execs the server
 	<-s1.exited
@@ -611,6 +629,30 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string, no
 		t.Fatalf("after the resync the primary holds %v and the standby %v; want the same two leases", got1, got2)
 	}
 	primary.holds(t, l, ip2, c2.MAC)
+}
+
+// usedBatches checks that two twinleaf servers agreed to batch their lease
+// updates (each offers it and saw the other's offer) and that the client's
+// update went in a batch: one server sent at least one, the other received
+// as many.
+func usedBatches(t *testing.T, l *Lab, nodes [2]haNode) {
+	t.Helper()
+	var sent, received uint64
+	for _, n := range nodes {
+		s, err := n.servers(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Local.Twinleaf == nil || s.Local.Twinleaf.Batch != 1 || s.Remote.Twinleaf == nil || s.Remote.Twinleaf.Batch != 1 {
+			t.Fatalf("%s does not batch lease updates with its twinleaf partner: status-get local %+v, remote %+v",
+				n.addr, s.Local.Twinleaf, s.Remote.Twinleaf)
+		}
+		sent += s.Remote.Twinleaf.Sent
+		received += s.Local.Twinleaf.Received
+	}
+	if sent == 0 || received < sent {
+		t.Fatalf("after a client's lease the pair sent %d and received %d batches of lease updates; want at least one, all received", sent, received)
+	}
 }
 
 // servesAfterFailover checks the standby in partner-down: it gives the
