@@ -110,7 +110,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 	s.m = m
 	if s.backlog != nil {
 		s.backlog.Conflict = m.UpdateConflict
-		s.batcher = ha.NewBatcher(m, s.transport, partner.Name, ha.ClientConns(h))
+		s.batcher = ha.NewBatcher(m, s.transport, partner.Name, ha.BatchConns(h))
 	}
 	return s, nil
 }

@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
 )
 
 // Batcher sends the lease updates of concurrent transactions to a
 // twinleaf partner that agreed to batches (Machine.BatchAgreed). It keeps
-// up to conns requests in flight, as many as the transport keeps
-// connections; a request takes every transaction queued when it starts,
-// up to MaxBatch updates. Under light load a request carries one
+// up to conns requests in flight (BatchConns) over the transport's
+// kept-alive connections; a request takes every transaction queued when
+// it starts, up to MaxBatch updates. Under light load a request carries one
 // transaction, so nothing waits longer than it would alone; under load
 // the queue grows while the requests are in flight and the next ones
 // carry it together.
@@ -25,6 +28,19 @@ type Batcher struct {
 	mu      sync.Mutex
 	queue   []*batchTx
 	running int
+}
+
+// BatchConns is how many batches a Batcher keeps in flight:
+// http-client-threads, or the number of CPUs when it is 0 (Kea's meaning
+// of 0). The transport keeps more connections than that by default
+// (ClientConns), but a batch only forms while requests are in flight, so
+// with 64 of them the updates would go one by one until the box is
+// saturated, and cost as much CPU as unbatched ones.
+func BatchConns(h config.HA) int {
+	if n := h.MultiThreading.ClientThreads; n > 0 {
+		return int(n)
+	}
+	return runtime.NumCPU()
 }
 
 // batchTx is one transaction's updates, waiting for their answers.
