@@ -224,15 +224,7 @@ func TestBatcherOutcomes(t *testing.T) {
 			}
 			b := NewBatcher(r.m, r.tr, "server2", 4)
 			err := b.SendUpdates(context.Background(), tt.cmds, hw, nil)
-			if (err != nil) != tt.failed {
-				t.Errorf("error %v, want one: %v", err, tt.failed)
-			}
-			if got := r.m.PartnerState() == Unavailable; got != tt.failed {
-				t.Errorf("partner unavailable %v, want %v", got, tt.failed)
-			}
-			if got := strings.Join(r.tr.commands(), ","); got != tt.sent {
-				t.Errorf("sent %s, want %s", got, tt.sent)
-			}
+			r.checkSent(t, err, tt.failed, tt.sent)
 			remote := r.m.Status()["ha-servers"].(map[string]any)["remote"].(map[string]any)
 			if got := remote["lease-update-conflicts"] == uint64(1); got != tt.conflict {
 				t.Errorf("status-get shows conflicts %v, want one: %v", remote["lease-update-conflicts"], tt.conflict)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,4 +177,20 @@ func answerBody(args map[string]any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// checkSent checks what sending lease updates did: whether it failed,
+// whether that made the partner unavailable (only a failure does), and
+// the commands that went on the wire, comma-separated.
+func (r *rig) checkSent(t *testing.T, err error, failed bool, sent string) {
+	t.Helper()
+	if (err != nil) != failed {
+		t.Errorf("error %v, want one: %v", err, failed)
+	}
+	if got := r.m.PartnerState() == Unavailable; got != failed {
+		t.Errorf("partner unavailable %v, want %v", got, failed)
+	}
+	if got := strings.Join(r.tr.commands(), ","); got != sent {
+		t.Errorf("sent %s, want %s", got, sent)
+	}
 }

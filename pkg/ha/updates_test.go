@@ -92,15 +92,7 @@ func TestSendUpdate(t *testing.T) {
 				r.tr.answer["lease4-del"] = tt.del
 			}
 			err := SendUpdate(context.Background(), r.m, r.tr, "server2", tt.cmd, hw, nil)
-			if (err != nil) != tt.failed {
-				t.Errorf("error %v, want one: %v", err, tt.failed)
-			}
-			if got := r.m.PartnerState() == Unavailable; got != tt.failed {
-				t.Errorf("partner unavailable %v, want %v", got, tt.failed)
-			}
-			if got := strings.Join(r.tr.commands(), ","); got != tt.sent {
-				t.Errorf("sent %s, want %s", got, tt.sent)
-			}
+			r.checkSent(t, err, tt.failed, tt.sent)
 			remote := r.m.Status()["ha-servers"].(map[string]any)["remote"].(map[string]any)
 			conflicts, fixed := remote["lease-update-conflicts"], remote["lease-update-conflicts-fixed-by-retry"]
 			switch {
