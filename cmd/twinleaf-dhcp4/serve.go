@@ -547,7 +547,7 @@ func trimNewline(b []byte) []byte {
 // multi-threading Kea runs one thread, and so does a lone twinleaf: the
 // socket reader answers and commits alone, and a second thread would
 // only spin between packets looking for work (about a quarter less CPU
-// per lease at 4,000 leases/s; see README "Performance"). With
+// per lease at 4,000 leases/s; see README "What durability costs"). With
 // multi-threading, or in an HA relationship, whose lease updates are
 // sent and applied by many goroutines at once while the packet path
 // runs, every CPU. GOMAXPROCS in the environment still decides.
