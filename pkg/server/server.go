@@ -65,9 +65,9 @@ type Config struct {
 	// multi-threading there is no hand-off. Workers and QueueSize are
 	// then unused.
 	//
-	// Under load a Direct reader hands each batch to a flusher goroutine
-	// and goes on answering (OFFERs need no flush) while the disk works;
-	// batches that queue up meanwhile share one flush.
+	// A Direct reader hands each batch to the flusher goroutine, as
+	// workers do, and goes on answering (OFFERs need no flush) while the
+	// disk works; batches that queue up meanwhile share one flush.
 	Direct bool
 	// CommitWindow is the shortest time between the starts of two
 	// flushes (group commit): each flush is a write and an fdatasync,
@@ -125,7 +125,6 @@ type Server struct {
 	flushes chan *batch
 	flushed chan struct{}
 	spare   chan *batch
-	queued  atomic.Int32 // batches handed to the flusher and not yet flushed
 	window  time.Duration
 	leases  *logging.Logger
 	readers sync.WaitGroup
@@ -249,8 +248,7 @@ func (s *Server) serveDirect(c netio.Conn) {
 		if !s.dropDisabled(p) {
 			s.handle(0, p, b)
 		}
-		n := 1
-		for ; tr != nil && n < maxBatch; n++ {
+		for n := 1; tr != nil && n < maxBatch; n++ {
 			q := s.packet(c)
 			if ok, err := tr.TryRead(&q.Packet); !ok || err != nil {
 				s.free.Put(q) // an error comes back from the next Read
@@ -260,19 +258,9 @@ func (s *Server) serveDirect(c netio.Conn) {
 				s.handle(0, q, b)
 			}
 		}
-		// Under load (more than one query was waiting, or earlier
-		// batches are still being flushed) or with a commit window the
-		// flusher takes the batch and the reader goes on; otherwise the
-		// reader flushes it itself, sparing a hand-off between threads.
-		// Batches never overtake one another: a reader flushes only when
-		// none is queued.
-		switch {
-		case len(b.items) == 0:
-		case n > 1 || s.queued.Load() > 0 || s.window > 0:
-			b = s.handoff(b)
-		default:
-			s.flush(b)
-		}
+		// The flusher takes the batch and the reader goes on answering
+		// (OFFERs need no flush) while the disk works.
+		b = s.handoff(b)
 		s.direct.Unlock()
 	}
 }
@@ -283,7 +271,6 @@ func (s *Server) handoff(b *batch) *batch {
 	if len(b.items) == 0 {
 		return b
 	}
-	s.queued.Add(1)
 	s.flushes <- b
 	return s.newBatch()
 }
@@ -302,25 +289,22 @@ func (s *Server) flusher() {
 	}
 	var last time.Time // when the previous flush started
 	for b := range s.flushes {
-		merged := int32(1)
 		if wait := s.window - time.Since(last); window != nil && wait > 0 {
 			window.Reset(wait)
-			merged += s.gather(b, window.C)
+			s.gather(b, window.C)
 			window.Stop()
 		}
-		merged += s.gather(b, nil)
+		s.gather(b, nil)
 		last = time.Now()
 		s.flush(b)
 		s.recycle(b)
-		s.queued.Add(-merged)
 	}
 }
 
 // gather merges the batches queued for the flusher into b, up to
 // maxBatch queries: until done fires, or with a nil done only those
-// already waiting. It returns how many it merged.
-func (s *Server) gather(b *batch, done <-chan time.Time) int32 {
-	var merged int32
+// already waiting.
+func (s *Server) gather(b *batch, done <-chan time.Time) {
 	for len(b.items) < maxBatch {
 		var nb *batch
 		var ok bool
@@ -328,25 +312,23 @@ func (s *Server) gather(b *batch, done <-chan time.Time) int32 {
 			select {
 			case nb, ok = <-s.flushes:
 			default:
-				return merged
+				return
 			}
 		} else {
 			select {
 			case nb, ok = <-s.flushes:
 			case <-done:
-				return merged
+				return
 			}
 		}
 		if !ok {
-			return merged
+			return
 		}
 		b.items = append(b.items, nb.items...)
 		clear(nb.items)
 		nb.items = nb.items[:0]
 		s.recycle(nb)
-		merged++
 	}
-	return merged
 }
 
 func (s *Server) newBatch() *batch {
