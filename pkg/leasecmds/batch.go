@@ -57,20 +57,10 @@ type txn struct {
 // batch. A swap that fails changed nothing, so there is nothing to write
 // back; the caller retries over what is there now, as apply's caller does.
 func (h *handler) applyLater(tx *txn, c lease.Change) bool {
-	var ok bool
-	if c.New != nil {
-		ok = h.Store.CompareAndPut(c.Old, c.New)
-	} else {
-		ok = h.Store.CompareAndDelete(c.Old)
-	}
-	if !ok {
+	if !h.swap(c) {
 		return false
 	}
 	tx.changes = append(tx.changes, c)
-	if h.Observe != nil {
-		h.Observe(c)
-	}
-	h.count(c)
 	return true
 }
 

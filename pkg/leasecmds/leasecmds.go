@@ -181,12 +181,7 @@ func (h *handler) apply(tx *txn, c lease.Change) (ok bool, err error) {
 		return false, fmt.Errorf("leasecmds: writing the lease file: %w", err)
 	}
 	addr := changeAddr(c)
-	if c.New != nil {
-		ok = h.Store.CompareAndPut(c.Old, c.New)
-	} else {
-		ok = h.Store.CompareAndDelete(c.Old)
-	}
-	if !ok {
+	if !h.swap(c) {
 		cur, _ := h.Store.Get(addr)
 		written := c.New
 		if written == nil && cur == nil {
@@ -197,11 +192,26 @@ func (h *handler) apply(tx *txn, c lease.Change) (ok bool, err error) {
 		}
 		return false, nil
 	}
+	return true, nil
+}
+
+// swap puts c into the store if the store still holds c.Old, and then
+// tells the engine and the statistics; false means it changed nothing.
+func (h *handler) swap(c lease.Change) bool {
+	var ok bool
+	if c.New != nil {
+		ok = h.Store.CompareAndPut(c.Old, c.New)
+	} else {
+		ok = h.Store.CompareAndDelete(c.Old)
+	}
+	if !ok {
+		return false
+	}
 	if h.Observe != nil {
 		h.Observe(c)
 	}
 	h.count(c)
-	return true, nil
+	return true
 }
 
 // orDeleted names the lease a restoring change replaces: the one just
