@@ -65,12 +65,9 @@ func Identify(ctx context.Context, t Transport, peer string) (Partner, error) {
 // any other answer is an error, so the caller asks otherwise. A twinleaf
 // adds its capabilities to the arguments.
 func ParseVersion(body []byte) (Partner, error) {
-	a, err := ParseAnswer(body)
+	a, err := successAnswer(body, "version-get")
 	if err != nil {
 		return Partner{Version: Kea3}, err
-	}
-	if a.Result != 0 {
-		return Partner{Version: Kea3}, fmt.Errorf("ha: version-get: %w", a.Err())
 	}
 	var args struct {
 		Extended string          `json:"extended"`
@@ -90,12 +87,9 @@ func ParseVersion(body []byte) (Partner, error) {
 // without server-name is Kea 2.2's, one with it is 3.x's (and twinleaf's,
 // with its capabilities). An answer without an HA entry is an error.
 func ParseStatusVersion(body []byte) (Partner, error) {
-	a, err := ParseAnswer(body)
+	a, err := successAnswer(body, "status-get")
 	if err != nil {
 		return Partner{Version: Kea3}, err
-	}
-	if a.Result != 0 {
-		return Partner{Version: Kea3}, fmt.Errorf("ha: status-get: %w", a.Err())
 	}
 	var st struct {
 		HA []struct {
@@ -143,4 +137,17 @@ func batchOffer(raw json.RawMessage) int {
 		return 0
 	}
 	return c.Batch
+}
+
+// successAnswer reads an answer to command that must have succeeded
+// (rc 0); any other result is the error.
+func successAnswer(body []byte, command string) (Answer, error) {
+	a, err := ParseAnswer(body)
+	if err != nil {
+		return a, err
+	}
+	if a.Result != 0 {
+		return a, fmt.Errorf("ha: %s: %w", command, a.Err())
+	}
+	return a, nil
 }
