@@ -3,6 +3,7 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -41,6 +42,29 @@ func labClock(t *testing.T, l *Lab, name, value string) (path, env string) {
 	t.Helper()
 	path = l.File(name, value+"\n")
 	return path, "TWINLEAF_TEST_CLOCK=" + path
+}
+
+// clockPair is the home pair running with a lab clock on each board.
+type clockPair struct {
+	l                *Lab
+	primary, standby haNode
+	srv              [2]*Server
+	clocks           [2]string // the clock files, for setLabClock
+}
+
+// startClockPair starts the home pair with the boards' clocks at clock1
+// and clock2 (labClock values, such as "90s unsynced").
+func startClockPair(t *testing.T, prefix, clock1, clock2 string) clockPair {
+	t.Helper()
+	l, ns, dirs := haLab(t)
+	confs, primary, standby := homePair(t, l, ns, dirs, prefix)
+	p := clockPair{l: l, primary: primary, standby: standby}
+	for i, value := range []string{clock1, clock2} {
+		var env string
+		p.clocks[i], env = labClock(t, l, fmt.Sprintf("clock%d", i+1), value)
+		p.srv[i] = StartServer(t, l, ns[i], dirs[i], confs[i], env)
+	}
+	return p
 }
 
 // setLabClock sets a running node's clock, as NTP stepping it would:
@@ -130,12 +154,8 @@ func deref(p *int64) any {
 // HA_HIGH_CLOCK_SKEW_CAUSED_TERMINATION, and status-get shows the state
 // and the skew that caused it.
 func TestHAClockSkewTerminates(t *testing.T) {
-	l, ns, dirs := haLab(t)
-	confs, primary, standby := homePair(t, l, ns, dirs, "skew-")
-	_, env1 := labClock(t, l, "clock1", "0s synced")
-	_, env2 := labClock(t, l, "clock2", "90s synced")
-	s1 := StartServer(t, l, ns[0], dirs[0], confs[0], env1)
-	s2 := StartServer(t, l, ns[1], dirs[1], confs[1], env2)
+	p := startClockPair(t, "skew-", "0s synced", "90s synced")
+	l, primary, standby, s1, s2 := p.l, p.primary, p.standby, p.srv[0], p.srv[1]
 
 	primary.waitState(t, l, "terminated")
 	standby.waitState(t, l, "terminated")
@@ -163,12 +183,8 @@ func TestHAClockSkewTerminates(t *testing.T) {
 // server that is itself wrong). Now both clocks are synchronised and the
 // skew is a real fault: both servers terminate from hot-standby.
 func TestHAClockSkewJudgedOnceSynced(t *testing.T) {
-	l, ns, dirs := haLab(t)
-	confs, primary, standby := homePair(t, l, ns, dirs, "judged-")
-	_, env1 := labClock(t, l, "clock1", "0s synced")
-	clock2, env2 := labClock(t, l, "clock2", "90s unsynced")
-	s1 := StartServer(t, l, ns[0], dirs[0], confs[0], env1)
-	s2 := StartServer(t, l, ns[1], dirs[1], confs[1], env2)
+	p := startClockPair(t, "judged-", "0s synced", "90s unsynced")
+	l, primary, standby, s1, s2, clock2 := p.l, p.primary, p.standby, p.srv[0], p.srv[1], p.clocks[1]
 
 	primary.waitState(t, l, "hot-standby")
 	standby.waitState(t, l, "hot-standby")
@@ -248,12 +264,9 @@ func TestHAClockSkewTerminatesWithKea(t *testing.T) {
 // leases.
 func TestHAClockUnsyncedBoot(t *testing.T) {
 	const year, month = 8760 * time.Hour, 720 * time.Hour
-	l, ns, dirs := haLab(t)
-	confs, primary, standby := homePair(t, l, ns, dirs, "unsynced-")
-	clock1, env1 := labClock(t, l, "clock1", (-year).String()+" unsynced")
-	clock2, env2 := labClock(t, l, "clock2", (-month).String()+" unsynced")
-	s1 := StartServer(t, l, ns[0], dirs[0], confs[0], env1)
-	s2 := StartServer(t, l, ns[1], dirs[1], confs[1], env2)
+	p := startClockPair(t, "unsynced-", (-year).String()+" unsynced", (-month).String()+" unsynced")
+	l, primary, standby, s1, s2 := p.l, p.primary, p.standby, p.srv[0], p.srv[1]
+	clock1, clock2 := p.clocks[0], p.clocks[1]
 
 	primary.waitState(t, l, "hot-standby")
 	standby.waitState(t, l, "hot-standby")

@@ -120,28 +120,15 @@ func checkHealed(t *testing.T, l *Lab, nodes [2]haNode, flags [2]ctlArgs) {
 func TestHAFaultOtherCA(t *testing.T) {
 	l, ns, dirs := haLab(t)
 	bin := filepath.Join(repoRoot(t), "bin", "twinleafctl")
-	out := filepath.Join(l.Dir, "pair")
-	if b, err := exec.Command(bin, "pair", "init", "--out", out, "--boards", haPrimary+","+haStandby,
-		"--subnet", "192.0.2.0/24", "--pool", poolFirst+"-"+poolLast, "--router", "192.0.2.1",
-		"--tls-dir", "/TLSDIR").CombinedOutput(); err != nil {
-		t.Fatalf("twinleafctl pair init: %v\n%s", err, b)
-	}
+	out, good, nodes := securePair(t, l, ns, dirs)
 	other := filepath.Join(l.Dir, "other-pki")
 	if b, err := exec.Command(bin, "pki", "init", "--dir", other, "--boards", haPrimary+","+haStandby).CombinedOutput(); err != nil {
 		t.Fatalf("twinleafctl pki init: %v\n%s", err, b)
 	}
 	// The standby's board got the other PKI whole: its API then trusts
 	// that CA's operator certificate.
-	opCurl, opFlags := operator(filepath.Join(out, "operator"))
+	_, opFlags := operator(filepath.Join(out, "operator"))
 	otherCurl, otherFlags := operator(other)
-	var good [2]string
-	var nodes [2]haNode
-	for i, addr := range []string{haPrimary, haStandby} {
-		board := filepath.Join(out, fmt.Sprintf("server%d", i+1))
-		good[i] = haConfig(t, l, filepath.Join(board, "kea-dhcp4.conf"), fmt.Sprintf("secure%d.conf", i+1), dirs[i],
-			[2]string{"/TLSDIR", filepath.Join(board, "tls")})
-		nodes[i] = haNode{ns: ns[i], addr: addr, url: "https://" + addr + ":8001/", tls: opCurl}
-	}
 	bad := haConfig(t, l, filepath.Join(out, "server2", "kea-dhcp4.conf"), "secure2-other-ca.conf", dirs[1],
 		[2]string{"/TLSDIR", other})
 	var srv [2]*Server

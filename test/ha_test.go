@@ -562,31 +562,37 @@ func TestHAPassiveBackup(t *testing.T) {
 // dedicated HA listener, with multi-threading on.
 func TestHAHotStandbySecure(t *testing.T) {
 	l, ns, dirs := haLab(t)
-	out := filepath.Join(l.Dir, "pair")
+	out, confs, nodes := securePair(t, l, ns, dirs)
+	haFailover(t, l, nodes, dirs, confs, "hot-standby")
+	// Without a client certificate the control socket refuses the operator.
+	bare := nodes[0]
+	bare.tls = []string{"--cacert", filepath.Join(out, "operator", "CA.pem")}
+	if a, err := bare.command(l, "status-get", nil); err == nil {
+		t.Errorf("the HTTPS control socket answered without a client certificate: %+v", a)
+	}
+}
+
+// securePair writes the secure pair's boards with `twinleafctl pair
+// init` into the lab (out) and returns each board's configuration for
+// the lab and its node, reached over HTTPS with the operator's
+// certificate.
+func securePair(t *testing.T, l *Lab, ns, dirs [2]string) (out string, confs [2]string, nodes [2]haNode) {
+	t.Helper()
+	out = filepath.Join(l.Dir, "pair")
 	ctlOut, err := exec.Command(filepath.Join(repoRoot(t), "bin", "twinleafctl"), "pair", "init", "--out", out,
 		"--boards", haPrimary+","+haStandby, "--subnet", "192.0.2.0/24", "--pool", poolFirst+"-"+poolLast,
 		"--router", "192.0.2.1", "--tls-dir", "/TLSDIR").CombinedOutput()
 	if err != nil {
 		t.Fatalf("twinleafctl pair init: %v\n%s", err, ctlOut)
 	}
-	op := filepath.Join(out, "operator")
-	var confs [2]string
-	var nodes [2]haNode
+	opCurl, _ := operator(filepath.Join(out, "operator"))
 	for i, addr := range []string{haPrimary, haStandby} {
 		board := filepath.Join(out, fmt.Sprintf("server%d", i+1))
 		confs[i] = haConfig(t, l, filepath.Join(board, "kea-dhcp4.conf"), fmt.Sprintf("secure%d.conf", i+1), dirs[i],
 			[2]string{"/TLSDIR", filepath.Join(board, "tls")})
-		nodes[i] = haNode{ns: ns[i], addr: addr, url: "https://" + addr + ":8001/", tls: []string{
-			"--cacert", filepath.Join(op, "CA.pem"), "--cert", filepath.Join(op, "client_cert.pem"),
-			"--key", filepath.Join(op, "client_key.pem")}}
+		nodes[i] = haNode{ns: ns[i], addr: addr, url: "https://" + addr + ":8001/", tls: opCurl}
 	}
-	haFailover(t, l, nodes, dirs, confs, "hot-standby")
-	// Without a client certificate the control socket refuses the operator.
-	bare := nodes[0]
-	bare.tls = []string{"--cacert", filepath.Join(op, "CA.pem")}
-	if a, err := bare.command(l, "status-get", nil); err == nil {
-		t.Errorf("the HTTPS control socket answered without a client certificate: %+v", a)
-	}
+	return out, confs, nodes
 }
 
 // haFailover is the pair's life with real clients: both reach the
