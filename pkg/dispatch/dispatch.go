@@ -6,6 +6,12 @@
 // single-consumer ring into every worker. A worker drains its rings in turn
 // and sleeps only when all of them are empty, so readers never wait on each
 // other or on a lock.
+//
+// Waking a sleeping worker costs two thread switches, more CPU than
+// answering a query. With SetInline, a producer whose item is for a
+// sleeping worker handles it itself, standing in for that worker, so at
+// low and middling rates most queries need no hand-off at all; under load
+// the workers are awake and every item goes through the rings.
 package dispatch
 
 import (
@@ -21,6 +27,7 @@ type Pool[T any] struct {
 	handle    func(worker int, v *T)
 	idle      func(worker int)
 	workers   []*worker[T]
+	inline    bool
 	mu        sync.Mutex // serialises NewProducer only; never taken per packet
 	wg        sync.WaitGroup
 }
@@ -28,8 +35,13 @@ type Pool[T any] struct {
 type worker[T any] struct {
 	rings    atomic.Pointer[[]*ring.Ring[T]] // one per producer, copy-on-write
 	sleeping atomic.Bool
-	wake     chan struct{}
-	closed   atomic.Bool
+	// busy is held by whoever is acting as this worker, its own goroutine
+	// or a producer standing in for it: that one alone pops its rings
+	// and calls handle and idle with its index, so one client's items
+	// are still handled one at a time, in order.
+	busy   atomic.Bool
+	wake   chan struct{}
+	closed atomic.Bool
 }
 
 // New starts workers goroutines (at least one), each calling handle for
@@ -54,6 +66,10 @@ func New[T any](workers, queueSize int, handle func(worker int, v *T), idle func
 	}
 	return p
 }
+
+// SetInline lets producers handle an item themselves when its worker is
+// asleep (see the package comment). Call it before the first Submit.
+func (p *Pool[T]) SetInline(on bool) { p.inline = on }
 
 // Workers is the number of worker goroutines.
 func (p *Pool[T]) Workers() int { return len(p.workers) }
@@ -94,16 +110,49 @@ func (p *Pool[T]) NewProducer() *Producer[T] {
 // identity. When that worker's ring is full the oldest item is dropped and
 // returned, so the caller can count it and reuse its buffer.
 func (pr *Producer[T]) Submit(key uint64, v *T) (dropped *T) {
-	i := key % uint64(len(pr.rings))
-	w := pr.pool.workers[i]
+	i := int(key % uint64(len(pr.rings)))
+	p, w := pr.pool, pr.pool.workers[i]
+	if p.inline && w.sleeping.Load() && w.busy.CompareAndSwap(false, true) {
+		// Stand in for the sleeping worker: whatever other producers
+		// queued for it first, then v.
+		p.drain(i, w)
+		p.handle(i, v)
+		p.idle(i)
+		p.release(w)
+		return nil
+	}
 	dropped = pr.rings[i].Push(v)
 	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+		w.wakeUp()
 	}
 	return dropped
+}
+
+// release gives up acting as w, and wakes w's goroutine if items came in
+// meanwhile (a producer that queued them saw w busy and left them to
+// whoever held it) or the pool is closing.
+func (p *Pool[T]) release(w *worker[T]) {
+	w.busy.Store(false)
+	if w.pending() || w.closed.Load() {
+		w.wakeUp()
+	}
+}
+
+func (w *worker[T]) wakeUp() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pending reports whether any of w's rings holds an item.
+func (w *worker[T]) pending() bool {
+	for _, r := range *w.rings.Load() {
+		if r.Len() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Close stops the workers after they have handled everything queued, and
@@ -111,10 +160,7 @@ func (pr *Producer[T]) Submit(key uint64, v *T) (dropped *T) {
 func (p *Pool[T]) Close() {
 	for _, w := range p.workers {
 		w.closed.Store(true)
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+		w.wakeUp()
 	}
 	p.wg.Wait()
 }
@@ -122,25 +168,38 @@ func (p *Pool[T]) Close() {
 func (p *Pool[T]) run(i int, w *worker[T]) {
 	defer p.wg.Done()
 	for {
-		if p.drain(i, w) {
-			p.idle(i)
+		if p.work(i, w) {
 			continue
 		}
-		if w.closed.Load() {
-			p.drain(i, w)
-			p.idle(i)
+		if w.closed.Load() && !w.busy.Load() && !w.pending() {
+			p.idle(i) // no producer is left to stand in
 			return
 		}
 		w.sleeping.Store(true)
 		// Look again after announcing sleep: a Submit that ran before the
-		// announcement sent no wake-up.
-		if p.drain(i, w) || w.closed.Load() {
+		// announcement sent no wake-up. Items queued while a producer
+		// stands in are its to hand back (release).
+		if (w.pending() && !w.busy.Load()) || (w.closed.Load() && !w.busy.Load()) {
 			w.sleeping.Store(false)
-			p.idle(i)
 			continue
 		}
 		<-w.wake
+		w.sleeping.Store(false)
 	}
+}
+
+// work drains w's rings, unless a producer is standing in for w, and
+// calls idle after handling anything; it reports whether it did.
+func (p *Pool[T]) work(i int, w *worker[T]) bool {
+	if !w.busy.CompareAndSwap(false, true) {
+		return false
+	}
+	did := p.drain(i, w)
+	if did {
+		p.idle(i)
+	}
+	w.busy.Store(false)
+	return did
 }
 
 // drain handles one item from each non-empty ring in turn, so a busy reader

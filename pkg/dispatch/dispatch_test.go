@@ -2,6 +2,8 @@ package dispatch
 
 import (
 	"encoding/binary"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -15,6 +17,12 @@ type item struct {
 // several producers and checks that each key is handled by exactly one
 // worker, in the order its producer submitted it, with nothing lost.
 func TestSameKeySameWorkerInOrder(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) { sameKeySameWorkerInOrder(t, inline) })
+	}
+}
+
+func sameKeySameWorkerInOrder(t *testing.T, inline bool) {
 	const producers, keys, perKey = 3, 50, 200
 	var mu sync.Mutex
 	workerOf := map[uint64]int{}
@@ -34,6 +42,7 @@ func TestSameKeySameWorkerInOrder(t *testing.T) {
 		}
 		lastSeq[pk] = it.seq
 	}, nil)
+	p.SetInline(inline)
 	var wg sync.WaitGroup
 	for pi := 0; pi < producers; pi++ {
 		pr := p.NewProducer()
@@ -93,6 +102,12 @@ func TestFullRingDropsOldest(t *testing.T) {
 // items and before it sleeps, so work deferred to idle (the server's flush
 // of a batch) is never left behind: the last idle call has seen every item.
 func TestIdleFollowsWork(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) { idleFollowsWork(t, inline) })
+	}
+}
+
+func idleFollowsWork(t *testing.T, inline bool) {
 	var mu sync.Mutex
 	handled, seenAtIdle, idles := 0, 0, 0
 	p := New(1, 1024, func(_ int, _ *int) {
@@ -105,6 +120,7 @@ func TestIdleFollowsWork(t *testing.T) {
 		idles++
 		mu.Unlock()
 	})
+	p.SetInline(inline)
 	pr := p.NewProducer()
 	vals := make([]int, 1000)
 	for i := range vals {
@@ -113,6 +129,82 @@ func TestIdleFollowsWork(t *testing.T) {
 	p.Close()
 	if handled != len(vals) || seenAtIdle != handled || idles == 0 {
 		t.Fatalf("handled %d, last idle saw %d after %d idle calls; want %d, all seen", handled, seenAtIdle, idles, len(vals))
+	}
+}
+
+// asleep waits until worker i's goroutine has announced that it sleeps.
+func asleep[T any](p *Pool[T], i int) {
+	for !p.workers[i].sleeping.Load() {
+		runtime.Gosched()
+	}
+}
+
+// TestInlineStandsIn checks that with SetInline an item for a sleeping
+// worker is handled, and idle called, before Submit returns, under that
+// worker's index.
+func TestInlineStandsIn(t *testing.T) {
+	var mu sync.Mutex
+	var handledBy, idleBy []int
+	p := New(2, 8, func(w int, _ *int) {
+		mu.Lock()
+		handledBy = append(handledBy, w)
+		mu.Unlock()
+	}, func(w int) {
+		mu.Lock()
+		idleBy = append(idleBy, w)
+		mu.Unlock()
+	})
+	p.SetInline(true)
+	defer p.Close() // after the check: the workers' last idle calls come at Close
+	pr := p.NewProducer()
+	asleep(p, 1)
+	v := 7
+	if d := pr.Submit(1, &v); d != nil {
+		t.Fatalf("dropped %v", *d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(handledBy) != 1 || handledBy[0] != 1 || len(idleBy) != 1 || idleBy[0] != 1 {
+		t.Errorf("after Submit: handled by %v, idle by %v; want [1] and [1] before it returned", handledBy, idleBy)
+	}
+}
+
+// TestInlineHandsBack has producer A stand in for the worker and block
+// in handle while producer B queues items for the same worker: once A is
+// done, the worker's goroutine must handle B's items, in order.
+func TestInlineHandsBack(t *testing.T) {
+	block, started := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var got []int
+	p := New(1, 64, func(_ int, v *int) {
+		if *v == -1 {
+			close(started)
+			<-block
+		}
+		mu.Lock()
+		got = append(got, *v)
+		mu.Unlock()
+	}, nil)
+	p.SetInline(true)
+	a, b := p.NewProducer(), p.NewProducer()
+	asleep(p, 0)
+	first := -1
+	done := make(chan struct{})
+	go func() {
+		a.Submit(0, &first) // stands in, and blocks in handle
+		close(done)
+	}()
+	<-started
+	vals := []int{1, 2, 3, 4, 5}
+	for i := range vals {
+		b.Submit(0, &vals[i])
+	}
+	close(block)
+	<-done
+	p.Close()
+	want := []int{-1, 1, 2, 3, 4, 5}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("handled %v, want %v", got, want)
 	}
 }
 
