@@ -120,9 +120,18 @@ type Server struct {
 	direct sync.Mutex
 	// batches is each worker's batch; in Direct mode each reader has its own.
 	batches []*batch
-	// flushes carries the batches to the flusher;
-	// flushed is closed when it has finished; spare recycles batches.
-	flushes chan *batch
+	// mu guards next, the replies handed off for the next flush, and
+	// the flusher's state; work wakes the flusher, taken a reader waiting
+	// for room (see handoff).
+	mu       sync.Mutex
+	work     sync.Cond
+	taken    sync.Cond
+	next     *batch
+	flushing bool // the flusher is awake: it looks at next before it sleeps
+	closing  bool
+	// closed is closed by Close, ending a commit window at once; flushed
+	// is closed when the flusher has finished; spare recycles batches.
+	closed  chan struct{}
 	flushed chan struct{}
 	spare   chan *batch
 	window  time.Duration
@@ -166,7 +175,8 @@ func New(c Config) *Server {
 	}
 	s.engine.Store(c.Engine)
 	s.free.New = func() any { return &Packet{Packet: netio.Packet{Buf: make([]byte, MaxPacket)}} }
-	s.flushes = make(chan *batch, 4)
+	s.work.L, s.taken.L = &s.mu, &s.mu
+	s.closed = make(chan struct{})
 	s.flushed = make(chan struct{})
 	s.spare = make(chan *batch, 8)
 	go s.flusher()
@@ -183,6 +193,10 @@ func New(c Config) *Server {
 	s.pool = dispatch.New(workers, c.QueueSize,
 		func(w int, p *Packet) { s.handle(w, p, s.batches[w]) },
 		func(w int) { s.batches[w] = s.handoff(s.batches[w]) })
+	// A reader answers a query itself when its worker sleeps: handle
+	// never blocks (replies waiting on the partner are parked), and
+	// waking the worker would cost more than the answer.
+	s.pool.SetInline(true)
 	return s
 }
 
@@ -265,21 +279,42 @@ func (s *Server) serveDirect(c netio.Conn) {
 	}
 }
 
-// handoff queues b for the flusher, if it holds anything, and returns
-// the batch to fill next.
+// handoff adds b's replies to those waiting for the next flush, if it
+// holds any, and returns the batch to fill next. It wakes the flusher
+// only when the flusher is asleep: one waiting out a commit window, or
+// flushing, looks again before it sleeps. When maxPending replies are
+// already waiting it blocks until the flusher takes them, so a disk that
+// cannot keep up slows the readers instead of filling memory.
 func (s *Server) handoff(b *batch) *batch {
 	if len(b.items) == 0 {
 		return b
 	}
-	s.flushes <- b
-	return s.newBatch()
+	s.mu.Lock()
+	for s.next != nil && len(s.next.items) >= maxPending && !s.closing {
+		s.taken.Wait()
+	}
+	if s.next == nil {
+		s.next, b = b, nil
+	} else {
+		s.next.items = append(s.next.items, b.items...)
+		clear(b.items)
+		b.items = b.items[:0]
+	}
+	wake := !s.flushing
+	s.mu.Unlock()
+	if wake {
+		s.work.Signal()
+	}
+	if b == nil {
+		return s.newBatch()
+	}
+	return b
 }
 
-// flusher flushes the batches in the order they were read,
-// merging those that queued up while the previous flush ran. With a
-// commit window it starts at most one flush per window: a batch that
-// comes sooner waits for the window to end, gathering the batches that
-// arrive meanwhile, while one after a quiet spell is flushed at once.
+// flusher flushes the waiting replies' lease changes, in the order they
+// were handed off. With a commit window it starts at most one flush per
+// window: replies handed off sooner wait for the window to end and share
+// its flush, while one after a quiet spell is flushed at once.
 func (s *Server) flusher() {
 	defer close(s.flushed)
 	var window *time.Timer
@@ -288,46 +323,35 @@ func (s *Server) flusher() {
 		window.Stop()
 	}
 	var last time.Time // when the previous flush started
-	for b := range s.flushes {
-		if wait := s.window - time.Since(last); window != nil && wait > 0 {
-			window.Reset(wait)
-			s.gather(b, window.C)
-			window.Stop()
+	s.mu.Lock()
+	for {
+		for s.next == nil && !s.closing {
+			s.flushing = false
+			s.work.Wait()
 		}
-		s.gather(b, nil)
+		if s.next == nil {
+			s.mu.Unlock()
+			return
+		}
+		s.flushing = true
+		if wait := s.window - time.Since(last); window != nil && wait > 0 && !s.closing {
+			s.mu.Unlock()
+			window.Reset(wait)
+			select {
+			case <-window.C:
+			case <-s.closed:
+				window.Stop()
+			}
+			s.mu.Lock()
+		}
+		b := s.next
+		s.next = nil
+		s.taken.Broadcast()
+		s.mu.Unlock()
 		last = time.Now()
 		s.flush(b)
 		s.recycle(b)
-	}
-}
-
-// gather merges the batches queued for the flusher into b, up to
-// maxBatch queries: until done fires, or with a nil done only those
-// already waiting.
-func (s *Server) gather(b *batch, done <-chan time.Time) {
-	for len(b.items) < maxBatch {
-		var nb *batch
-		var ok bool
-		if done == nil {
-			select {
-			case nb, ok = <-s.flushes:
-			default:
-				return
-			}
-		} else {
-			select {
-			case nb, ok = <-s.flushes:
-			case <-done:
-				return
-			}
-		}
-		if !ok {
-			return
-		}
-		b.items = append(b.items, nb.items...)
-		clear(nb.items)
-		nb.items = nb.items[:0]
-		s.recycle(nb)
+		s.mu.Lock()
 	}
 }
 
@@ -391,7 +415,12 @@ func (s *Server) Close() {
 		if s.pool != nil {
 			s.pool.Close()
 		}
-		close(s.flushes)
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		close(s.closed)
+		s.work.Signal()
+		s.taken.Broadcast()
 		<-s.flushed
 		s.parkedWG.Wait()
 	})
@@ -514,9 +543,12 @@ func (s *Server) park(e *dhcp4.Engine, p *Packet, res dhcp4.Result) {
 	}()
 }
 
-// maxBatch bounds one flush's batch so a burst cannot delay the first
-// replies behind an unbounded write.
+// maxBatch bounds the queries a reader or worker answers before it hands
+// them off, so their replies are not held back by a long burst.
 const maxBatch = 128
+
+// maxPending bounds the replies waiting for one flush (see handoff).
+const maxPending = 4 * maxBatch
 
 // send transmits res's reply, if any, on the conn p came in on, and gives
 // the reply back to e for reuse.
