@@ -94,8 +94,12 @@ type Pool struct {
 	rng   *rand.Rand // Random
 	free  *freeSet   // FreeList: offsets believed free
 	held  map[uint64]holder
-	holdQ []queued // holds in the order they expire
-	seed  maphash.Seed
+	holdQ []queued // holds in the order they expire, from holdQ[holdHead]
+	// holdHead is the first hold in holdQ not yet expired: the queue is
+	// compacted only once half of it is spent, so expiring stays O(1)
+	// per hold while thousands of OFFERs a second are held.
+	holdHead int
+	seed     maphash.Seed
 }
 
 // holder is a hold on one offset: 16 bytes, as a pool may carry one for
@@ -315,13 +319,12 @@ func (p *Pool) HeldByOther(addr netip.Addr, client string, now time.Time) bool {
 // whose hold ran out goes back into the free set: Pick checks it again
 // before handing it out, so a lease made meanwhile is not overridden.
 func (p *Pool) expire(now time.Time) {
-	n := 0
 	t := now.UnixNano()
-	for _, q := range p.holdQ {
+	for ; p.holdHead < len(p.holdQ); p.holdHead++ {
+		q := p.holdQ[p.holdHead]
 		if t < q.until {
 			break
 		}
-		n++
 		if h, ok := p.held[q.off]; ok && t >= h.until {
 			delete(p.held, q.off)
 			if p.free != nil {
@@ -329,8 +332,10 @@ func (p *Pool) expire(now time.Time) {
 			}
 		}
 	}
-	if n > 0 {
-		p.holdQ = append(p.holdQ[:0], p.holdQ[n:]...)
+	if p.holdHead > 0 && p.holdHead >= len(p.holdQ)/2 {
+		n := copy(p.holdQ, p.holdQ[p.holdHead:])
+		p.holdQ = p.holdQ[:n]
+		p.holdHead = 0
 	}
 }
 
