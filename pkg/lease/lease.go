@@ -27,17 +27,20 @@ type Lease struct {
 	Addr     netip.Addr
 	HWAddr   net.HardwareAddr // without the htype byte; empty for declined leases
 	ClientID []byte           // option 61 data including its type byte; nil when absent
-	// ValidLft is the valid lifetime in seconds; 0 in a memfile row marks a deletion.
-	ValidLft uint32
 	// CLTT is the client's last transaction time; expiry is CLTT + ValidLft.
 	CLTT        time.Time
-	SubnetID    uint32
-	PoolID      uint32
-	FqdnFwd     bool
-	FqdnRev     bool
 	Hostname    string
-	State       State
 	UserContext map[string]any // nil when the lease has none
+	// ValidLft is the valid lifetime in seconds; 0 in a memfile row marks a deletion.
+	ValidLft uint32
+	SubnetID uint32
+	PoolID   uint32
+	State    State
+	FqdnFwd  bool
+	FqdnRev  bool
+	// The fields are ordered by size so that a lease fits the 144-byte
+	// allocation class, not the 160-byte one: a server holds one per
+	// client.
 }
 
 // Expire is when the lease expires: CLTT plus the valid lifetime, as Kea's
