@@ -79,11 +79,13 @@ type Conn interface {
 	Iface() string
 }
 
-// TryReader is a Conn that can also take a query that is already waiting
-// without blocking (RawConn). It reports false when none is; the server
-// uses it to handle queries that arrived together as one batch.
-type TryReader interface {
-	TryRead(p *Packet) (bool, error)
+// IdleReader is a Conn whose read says when no query is waiting
+// (RawConn): ReadIdle is Read, but calls idle, if not nil, each time it
+// finds the socket empty, before it blocks. The server hands off the
+// queries it has answered there, so the queries that arrived together
+// share one flush, at no extra system call.
+type IdleReader interface {
+	ReadIdle(p *Packet, idle func()) error
 }
 
 // Ports are the server and client ports; 67 and 68 unless -p/-P say

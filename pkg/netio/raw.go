@@ -49,7 +49,7 @@ type RawConn struct {
 	// closure allocated per packet.
 	readMu sync.Mutex
 	recv   func(fd uintptr) bool // parks on EAGAIN
-	try    func(fd uintptr) bool // never parks
+	idle   func()                // ReadIdle's, called on EAGAIN
 	rbuf   []byte
 	rn     int
 	rerr   unix.Errno
@@ -92,7 +92,6 @@ func ListenRaw(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*RawCon
 	}
 	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRC: rc, udp: udp, udpRC: urc, sendBuf: make([]byte, 1600)}
 	c.recv = c.recvOnce
-	c.try = c.tryOnce
 	c.write = c.writeOnce
 	c.SetAddrs(addrs)
 	return c, nil
@@ -178,58 +177,49 @@ func (c *RawConn) SetAddrs(addrs []netip.Prefix) {
 func (c *RawConn) Addrs() []netip.Prefix { return *c.addrs.Load() }
 
 // recvOnce is the poller callback: one recvfrom into c.rbuf, straight
-// through the system call so that no Sockaddr is allocated.
+// through the system call so that no Sockaddr is allocated. On EAGAIN it
+// calls c.idle, the caller's, before the poller parks.
 func (c *RawConn) recvOnce(fd uintptr) bool {
 	c.rsalen = uint32(unsafe.Sizeof(c.rsa))
 	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, // raw: see sys.go
 		uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)), 0,
 		uintptr(unsafe.Pointer(&c.rsa)), uintptr(unsafe.Pointer(&c.rsalen)))
 	c.rn, c.rerr = int(n), e
-	return e != unix.EAGAIN
-}
-
-// tryOnce is recvOnce for TryRead: it reports done even on EAGAIN.
-func (c *RawConn) tryOnce(fd uintptr) bool {
-	c.recvOnce(fd)
-	return true
+	if e != unix.EAGAIN {
+		return true
+	}
+	if c.idle != nil {
+		c.idle()
+	}
+	return false
 }
 
 // Read waits for the next query and fills p; p.Buf is reused and the
 // DHCP payload moved to its front. It does not allocate once p.SrcMAC has
 // room for a MAC.
 func (c *RawConn) Read(p *Packet) error {
-	_, err := c.read(p, c.recv)
-	return err
+	return c.ReadIdle(p, nil)
 }
 
-// TryRead is Read for a query that is already waiting: it never blocks,
-// and reports false when there is none. The server uses it to gather the
-// queries that arrived together into one batch, so that one lease-file
-// flush serves them all.
-func (c *RawConn) TryRead(p *Packet) (bool, error) {
-	return c.read(p, c.try)
-}
-
-func (c *RawConn) read(p *Packet, recv func(fd uintptr) bool) (bool, error) {
+// ReadIdle is Read calling idle whenever the socket is empty, before it
+// waits (IdleReader).
+func (c *RawConn) ReadIdle(p *Packet, idle func()) error {
 	if len(p.Buf) == 0 {
-		return false, errors.New("netio: Read needs a buffer")
+		return errors.New("netio: Read needs a buffer")
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	c.rbuf = p.Buf
-	defer func() { c.rbuf = nil }()
+	c.rbuf, c.idle = p.Buf, idle
+	defer func() { c.rbuf, c.idle = nil, nil }()
 	for {
-		if err := c.pktRC.Read(recv); err != nil {
+		if err := c.pktRC.Read(c.recv); err != nil {
 			if c.closed.Load() || errors.Is(err, os.ErrClosed) {
-				return false, net.ErrClosed
+				return net.ErrClosed
 			}
-			return false, fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
-		}
-		if c.rerr == unix.EAGAIN {
-			return false, nil // only TryRead gets here
+			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
 		}
 		if c.rerr != 0 {
-			return false, fmt.Errorf("netio: reading on %s: %w", c.iface.Name, c.rerr)
+			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, c.rerr)
 		}
 		switch c.rsa.Pkttype {
 		case unix.PACKET_OUTGOING:
@@ -247,7 +237,7 @@ func (c *RawConn) read(p *Packet, recv func(fd uintptr) bool) (bool, error) {
 		p.Src, p.Dst = src, dst.Addr()
 		halen := min(int(c.rsa.Halen), len(c.rsa.Addr))
 		p.SrcMAC = append(p.SrcMAC[:0], c.rsa.Addr[:halen]...)
-		return true, nil
+		return nil
 	}
 }
 

@@ -243,16 +243,23 @@ func (s *Server) Serve(c netio.Conn) {
 	}()
 }
 
-// serveDirect is Serve without workers: the reader waits for a query,
-// takes every other query already waiting on c (up to maxBatch), answers
-// them all and flushes their lease changes once.
+// serveDirect is Serve without workers: the reader answers each query
+// itself and, when the conn has no more waiting (or maxBatch replies wait
+// for a flush), hands the batch to the flusher and goes on answering
+// (OFFERs need no flush) while the disk works.
 func (s *Server) serveDirect(c netio.Conn) {
 	defer s.readers.Done()
-	tr, _ := c.(netio.TryReader)
 	b := s.newBatch()
+	idle := func() {
+		s.direct.Lock()
+		b = s.handoff(b)
+		s.direct.Unlock()
+	}
+	ir, _ := c.(netio.IdleReader)
 	for {
-		p, err := s.read(c)
+		p, err := s.readIdle(c, ir, idle)
 		if err != nil {
+			idle()
 			return
 		}
 		if p == nil {
@@ -262,19 +269,9 @@ func (s *Server) serveDirect(c netio.Conn) {
 		if !s.dropDisabled(p) {
 			s.handle(0, p, b)
 		}
-		for n := 1; tr != nil && n < maxBatch; n++ {
-			q := s.packet(c)
-			if ok, err := tr.TryRead(&q.Packet); !ok || err != nil {
-				s.free.Put(q) // an error comes back from the next Read
-				break
-			}
-			if !s.dropDisabled(q) {
-				s.handle(0, q, b)
-			}
+		if ir == nil || len(b.items) >= maxBatch {
+			b = s.handoff(b)
 		}
-		// The flusher takes the batch and the reader goes on answering
-		// (OFFERs need no flush) while the disk works.
-		b = s.handoff(b)
 		s.direct.Unlock()
 	}
 }
@@ -380,8 +377,19 @@ func (s *Server) packet(c netio.Conn) *Packet {
 // read waits for the next query on c. A nil packet with a nil error is a
 // failed read, already logged; an error means c is closed.
 func (s *Server) read(c netio.Conn) (*Packet, error) {
+	return s.readIdle(c, nil, nil)
+}
+
+// readIdle is read through ir, when not nil, calling idle whenever c has
+// no query waiting.
+func (s *Server) readIdle(c netio.Conn, ir netio.IdleReader, idle func()) (*Packet, error) {
 	p := s.packet(c)
-	err := c.Read(&p.Packet)
+	var err error
+	if ir != nil {
+		err = ir.ReadIdle(&p.Packet, idle)
+	} else {
+		err = c.Read(&p.Packet)
+	}
 	if err == nil {
 		return p, nil
 	}

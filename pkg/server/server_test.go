@@ -24,7 +24,7 @@ var srvAddr = netip.MustParseAddr("192.0.2.2")
 type fakeConn struct {
 	in     chan []byte
 	burst  chan [][]byte // queries that arrive together
-	queued [][]byte      // the rest of the current burst, for TryRead
+	queued [][]byte      // the rest of the current burst, read without idle
 	events *events
 	closed chan struct{}
 	once   sync.Once
@@ -43,9 +43,18 @@ func (e *events) add(s string) {
 	e.got <- struct{}{}
 }
 
-func (c *fakeConn) Read(p *netio.Packet) error {
-	if ok, _ := c.TryRead(p); ok {
+func (c *fakeConn) Read(p *netio.Packet) error { return c.ReadIdle(p, nil) }
+
+// ReadIdle hands out the rest of a burst first; idle runs only when none
+// is left, before it waits.
+func (c *fakeConn) ReadIdle(p *netio.Packet, idle func()) error {
+	if len(c.queued) > 0 {
+		fill(p, c.queued[0])
+		c.queued = c.queued[1:]
 		return nil
+	}
+	if idle != nil {
+		idle()
 	}
 	select {
 	case b := <-c.in:
@@ -58,16 +67,6 @@ func (c *fakeConn) Read(p *netio.Packet) error {
 	case <-c.closed:
 		return net.ErrClosed
 	}
-}
-
-// TryRead hands out the rest of a burst.
-func (c *fakeConn) TryRead(p *netio.Packet) (bool, error) {
-	if len(c.queued) == 0 {
-		return false, nil
-	}
-	fill(p, c.queued[0])
-	c.queued = c.queued[1:]
-	return true, nil
 }
 
 func fill(p *netio.Packet, b []byte) {
