@@ -89,31 +89,26 @@ type Pool struct {
 	kind        Kind
 	hold        time.Duration
 
-	mu    sync.Mutex
-	next  uint64     // Iterative: the next offset to try
-	rng   *rand.Rand // Random
-	free  *freeSet   // FreeList: offsets believed free
-	held  map[uint64]holder
-	holdQ []queued // holds in the order they expire, from holdQ[holdHead]
-	// holdHead is the first hold in holdQ not yet expired: the queue is
-	// compacted only once half of it is spent, so expiring stays O(1)
-	// per hold while thousands of OFFERs a second are held.
-	holdHead int
-	seed     maphash.Seed
+	mu   sync.Mutex
+	next uint64     // Iterative: the next offset to try
+	rng  *rand.Rand // Random
+	free *freeSet   // FreeList: offsets believed free
+	held map[uint64]holder
+	// sweepAt is when expire next looks for holds that ran out (UnixNano).
+	// Holds a lease ended are gone from held already, so a sweep every
+	// half hold period walks only the OFFERs still unanswered, where a
+	// queue in expiry order would keep every OFFER of the last period.
+	sweepAt int64
+	seed    maphash.Seed
 }
 
 // holder is a hold on one offset: 16 bytes, as a pool may carry one for
-// every OFFER of the last hold period. The client is known by a 64-bit
+// every OFFER of the last hold period that no lease followed. The client is known by a 64-bit
 // hash of its identity; two clients would have to collide on it for one
 // to take the other's held address.
 type holder struct {
 	client uint64
 	until  int64 // UnixNano
-}
-
-type queued struct {
-	off   uint64
-	until int64
 }
 
 // NewPool returns a pool handing out first through last inclusive.
@@ -296,7 +291,6 @@ func (p *Pool) holdLocked(off uint64, client string, now time.Time) {
 	}
 	until := now.Add(p.hold).UnixNano()
 	p.held[off] = holder{client: maphash.String(p.seed, client), until: until}
-	p.holdQ = append(p.holdQ, queued{off: off, until: until})
 }
 
 func (p *Pool) heldByOther(off uint64, client string, now time.Time) bool {
@@ -315,27 +309,24 @@ func (p *Pool) HeldByOther(addr netip.Addr, client string, now time.Time) bool {
 	return p.heldByOther(off, client, now)
 }
 
-// expire drops holds that have run out. For the free list, an address
-// whose hold ran out goes back into the free set: Pick checks it again
-// before handing it out, so a lease made meanwhile is not overridden.
+// expire drops holds that have run out, at most once per half hold
+// period; a hold that ran out keeps nobody out meanwhile (heldByOther
+// checks its time). For the free list, an address whose hold ran out
+// goes back into the free set: Pick checks it again before handing it
+// out, so a lease made meanwhile is not overridden.
 func (p *Pool) expire(now time.Time) {
 	t := now.UnixNano()
-	for ; p.holdHead < len(p.holdQ); p.holdHead++ {
-		q := p.holdQ[p.holdHead]
-		if t < q.until {
-			break
-		}
-		if h, ok := p.held[q.off]; ok && t >= h.until {
-			delete(p.held, q.off)
+	if t < p.sweepAt {
+		return
+	}
+	p.sweepAt = t + int64(p.hold/2)
+	for off, h := range p.held {
+		if t >= h.until {
+			delete(p.held, off)
 			if p.free != nil {
-				p.free.set(q.off)
+				p.free.set(off)
 			}
 		}
-	}
-	if p.holdHead > 0 && p.holdHead >= len(p.holdQ)/2 {
-		n := copy(p.holdQ, p.holdQ[p.holdHead:])
-		p.holdQ = p.holdQ[:n]
-		p.holdHead = 0
 	}
 }
 

@@ -305,8 +305,8 @@ func TestFreeSetFill(t *testing.T) {
 }
 
 // BenchmarkPickHeld picks and commits at 8,000 OFFERs a second of pool
-// time with a 10 s hold, so past the first 80,000 picks every Pick also
-// expires the oldest hold: expiring must not cost more as holds pile up.
+// time with a 10 s hold, for longer than the hold: expiring holds must not
+// cost more as OFFERs pile up.
 func BenchmarkPickHeld(b *testing.B) {
 	for _, k := range kinds {
 		b.Run(k.String(), func(b *testing.B) {
