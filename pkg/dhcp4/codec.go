@@ -118,13 +118,21 @@ func parseOptions(b []byte) (dhcpv4.Options, error) {
 // code order with the relay agent information (82) last, values over 255
 // bytes split into several options, End, then Pad up to 300 bytes.
 func Marshal(m *dhcpv4.DHCPv4) []byte {
+	return AppendMarshal(nil, m)
+}
+
+// AppendMarshal is Marshal into dst's storage, reused from its start: a
+// server sending thousands of replies a second keeps one buffer per
+// reply in flight instead of allocating each.
+func AppendMarshal(dst []byte, m *dhcpv4.DHCPv4) []byte {
 	var codes [256]bool
 	size := headerLen + cookieLen + 1
 	for code, v := range m.Options {
 		codes[code] = true
 		size += 2*max(1, (len(v)+254)/255) + len(v)
 	}
-	b := make([]byte, headerLen, max(size, bootpMinLen))
+	b := slices.Grow(dst[:0], max(size, bootpMinLen))[:headerLen]
+	clear(b)
 	b[0], b[1], b[2], b[3] = byte(m.OpCode), byte(m.HWType), byte(len(m.ClientHWAddr)), m.HopCount
 	copy(b[4:8], m.TransactionID[:])
 	b[8], b[9] = byte(m.NumSeconds>>8), byte(m.NumSeconds)

@@ -39,6 +39,15 @@ type BatchItem struct {
 // version and the commands, in order. An error means the batch as a
 // whole is unreadable; an item that is not a command is kept with Err.
 func ParseBatch(args json.RawMessage) ([]BatchItem, error) {
+	if items, ok := parseBatchFast(args); ok {
+		return items, nil
+	}
+	return parseBatchItems(args)
+}
+
+// parseBatchItems is ParseBatch reading each item on its own, so that
+// one item that is not a command spoils only itself.
+func parseBatchItems(args json.RawMessage) ([]BatchItem, error) {
 	var a struct {
 		Version  *int              `json:"version"`
 		Commands []json.RawMessage `json:"commands"`
@@ -71,6 +80,30 @@ func ParseBatch(args json.RawMessage) ([]BatchItem, error) {
 		}
 	}
 	return items, nil
+}
+
+// parseBatchFast reads a well-formed batch in one pass over the JSON
+// (the standby reads thousands a second); anything else is left to
+// ParseBatch's item-by-item reading, which says what is wrong.
+func parseBatchFast(args json.RawMessage) ([]BatchItem, bool) {
+	var a struct {
+		Version  *int `json:"version"`
+		Commands []struct {
+			Command   *string         `json:"command"`
+			Arguments json.RawMessage `json:"arguments"`
+		} `json:"commands"`
+	}
+	if json.Unmarshal(args, &a) != nil || a.Version == nil || *a.Version != BatchProtocol || a.Commands == nil {
+		return nil, false
+	}
+	items := make([]BatchItem, len(a.Commands))
+	for i, c := range a.Commands {
+		if c.Command == nil {
+			return nil, false
+		}
+		items[i] = BatchItem{Command: *c.Command, Arguments: c.Arguments}
+	}
+	return items, true
 }
 
 // BatchAnswer is the receiver's answer: result 0 with one Kea answer per

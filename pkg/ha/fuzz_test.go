@@ -229,6 +229,13 @@ func FuzzParseBatch(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if fast, ok := parseBatchFast(b); ok {
+			// The one-pass reading must agree with the item-by-item one.
+			slow, err := parseBatchItems(b)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("one pass read %+v, item by item %+v, %v", fast, slow, err)
+			}
+		}
 		items, err := ParseBatch(b)
 		if err != nil {
 			return

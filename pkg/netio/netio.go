@@ -71,7 +71,8 @@ type Reply struct {
 type Conn interface {
 	// Read waits for the next query; it returns net.ErrClosed after Close.
 	Read(p *Packet) error
-	// Send transmits a reply out of this conn's interface.
+	// Send transmits a reply out of this conn's interface. It keeps
+	// neither r nor r.Payload once it returns: the server reuses both.
 	Send(r *Reply) error
 	// Close releases the sockets and wakes a blocked Read.
 	Close() error

@@ -115,6 +115,7 @@ type Server struct {
 	pool     *dispatch.Pool[Packet]
 	ports    netio.Ports
 	free     sync.Pool
+	outs     sync.Pool // *out
 	disabled atomic.Bool
 	// direct serialises the readers in Direct mode: one worker at a time.
 	direct sync.Mutex
@@ -175,6 +176,7 @@ func New(c Config) *Server {
 	}
 	s.engine.Store(c.Engine)
 	s.free.New = func() any { return &Packet{Packet: netio.Packet{Buf: make([]byte, MaxPacket)}} }
+	s.outs.New = func() any { return &out{buf: make([]byte, 0, 576)} }
 	s.work.L, s.taken.L = &s.mu, &s.mu
 	s.closed = make(chan struct{})
 	s.flushed = make(chan struct{})
@@ -567,7 +569,10 @@ func (s *Server) send(e *dhcp4.Engine, p *Packet, res *dhcp4.Result) {
 		}
 		return
 	}
-	if err := p.conn.Send(s.reply(p, res)); err != nil {
+	o := s.outs.Get().(*out)
+	defer s.outs.Put(o)
+	s.reply(o, p, res)
+	if err := p.conn.Send(&o.r); err != nil {
 		s.log.Warn("DHCP4_PACKET_SEND_FAIL failed to send DHCPv4 packet", "error", err, "dst", res.Dst)
 		return
 	}
@@ -605,7 +610,15 @@ func (s *Server) release(p *Packet) {
 // reply turns the engine's addressing into netio's. A reply goes out raw
 // to the client's MAC when it is sent to the address being handed out to
 // a client that does not have it yet (Kea's direct response).
-func (s *Server) reply(q *Packet, r *dhcp4.Result) *netio.Reply {
+// out is a reply on its way out, reused through Server.outs: Conn.Send
+// keeps neither the Reply nor its payload.
+type out struct {
+	r   netio.Reply
+	buf []byte
+}
+
+// reply fills o with r's reply to q, encoded into o's buffer.
+func (s *Server) reply(o *out, q *Packet, r *dhcp4.Result) {
 	m := r.Reply
 	yi, _ := netip.AddrFromSlice(m.YourIPAddr.To4())
 	ci, _ := netip.AddrFromSlice(m.ClientIPAddr.To4())
@@ -619,7 +632,8 @@ func (s *Server) reply(q *Packet, r *dhcp4.Result) *netio.Reply {
 	case dhcp4.ServerPort:
 		dst = netip.AddrPortFrom(dst.Addr(), s.ports.Server)
 	}
-	return &netio.Reply{Payload: dhcp4.Marshal(m), Dst: dst, DstMAC: r.DstMAC, Broadcast: r.Broadcast,
+	o.buf = dhcp4.AppendMarshal(o.buf, m)
+	o.r = netio.Reply{Payload: o.buf, Dst: dst, DstMAC: r.DstMAC, Broadcast: r.Broadcast,
 		Src: r.Src, ToClient: toClient}
 }
 

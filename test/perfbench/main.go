@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,14 @@ type result struct {
 	avgDO, avgRA     float64 // ms
 	cpuPer1000       float64 // seconds of server CPU per 1,000 leases
 	peakRSSKiB       int
+	// busy is the share of the machine's CPU time (all cores) that the
+	// server and perfdhcp used while perfdhcp ran, and loadCPU perfdhcp's
+	// own CPU seconds: on a small machine the load generator can saturate
+	// it before the server does. Both come from the processes' own
+	// accounting, which the kernel keeps exactly; /proc/stat's per-CPU
+	// figures are sampled at the tick and miss short bursts in a VM.
+	busy    float64
+	loadCPU float64
 	// held is how many leases the primary and the standby hold after a
 	// pair run (-ha only).
 	held [2]int
@@ -52,7 +61,7 @@ type result struct {
 func main() {
 	servers := flag.String("servers", "twinleaf,kea", "servers to measure")
 	modes := flag.String("modes", "st,mt", "threading modes: st (single) and mt (multi)")
-	rates := flag.String("rates", "1000,2000,3000,4000,6000,8000", "offered 4-way exchanges per second")
+	rates := flag.String("rates", "1000,2000,3000,4000,6000,8000,10000,12000", "offered 4-way exchanges per second")
 	period := flag.Int("period", 10, "seconds per run")
 	bin := flag.String("twinleaf", "bin/twinleaf-dhcp4", "twinleaf daemon binary")
 	conf := flag.String("config", "configs/lab/bench.conf", "benchmark config (Kea 2.2 compatible)")
@@ -166,9 +175,17 @@ func run(server, mode string, rate, period int, bin, conf string) result {
 	}
 	pid := cmd.Process.Pid
 	cpu0 := cpuSeconds(pid)
-	out, _ := exec.Command("ip", "netns", "exec", cliNS, "perfdhcp", "-4", "-l", "198.18.0.1",
-		"-r", strconv.Itoa(rate), "-p", strconv.Itoa(period), "-R", "1000000", "192.0.2.2").CombinedOutput()
+	start := time.Now()
+	load := exec.Command("ip", "netns", "exec", cliNS, "perfdhcp", "-4", "-l", "198.18.0.1",
+		"-r", strconv.Itoa(rate), "-p", strconv.Itoa(period), "-R", "1000000", "192.0.2.2")
+	out, _ := load.CombinedOutput()
 	cpu1 := cpuSeconds(pid)
+	if ps := load.ProcessState; ps != nil {
+		// ip netns exec execs perfdhcp in its own process.
+		res.loadCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
+		wall := time.Since(start).Seconds() * float64(runtime.NumCPU())
+		res.busy = 100 * (res.loadCPU + cpu1 - cpu0) / wall
+	}
 	res.peakRSSKiB = peakRSS(pid)
 	parse(&res, string(out))
 	if res.acks > 0 {
@@ -286,6 +303,9 @@ func printRow(r result) {
 	}
 	fmt.Printf("%-8s %-2s offered %5d/s: %8.1f leases/s  drops DO %5.2f%% RA %5.2f%%  avg DO %6.3f ms RA %6.3f ms  cpu %.3f s/1000 leases  peak RSS %d KiB",
 		r.server, r.mode, r.rate, r.leasesPerSec, r.doDrops, r.raDrops, r.avgDO, r.avgRA, r.cpuPer1000, r.peakRSSKiB)
+	if r.busy > 0 {
+		fmt.Printf("  server+perfdhcp %.0f%% of the machine (perfdhcp %.1f s cpu)", r.busy, r.loadCPU)
+	}
 	if r.held != [2]int{} {
 		fmt.Printf("  standby cpu %.3f s/1000  held: primary %d standby %d", r.standbyCPUPer1000, r.held[0], r.held[1])
 		if d := r.held[0] - r.held[1]; d != 0 {
@@ -336,7 +356,24 @@ func printSustained(rs []result) {
 		if t.leasesPerSec == 0 || k.leasesPerSec == 0 {
 			continue
 		}
-		fmt.Printf("%-2s twinleaf %.0f/s (offered %d)  Kea %.0f/s (offered %d)  x%.2f\n",
+		fmt.Printf("%-2s twinleaf %.0f/s (offered %d)  Kea %.0f/s (offered %d)  x%.2f",
 			mode, t.leasesPerSec, t.rate, k.leasesPerSec, k.rate, t.leasesPerSec/k.leasesPerSec)
+		if f, ok := firstDrop(rs, "twinleaf", mode, t.rate); ok {
+			fmt.Printf("  (twinleaf dropped from %d/s on, with it and perfdhcp using %.0f%% of the machine)", f.rate, f.busy)
+		}
+		fmt.Println()
 	}
+}
+
+// firstDrop is the lowest rate above above at which server dropped 1% or
+// more in mode: where it stopped keeping up, and how busy the machine was.
+func firstDrop(rs []result, server, mode string, above int) (result, bool) {
+	var first result
+	for _, r := range rs {
+		if r.server == server && r.mode == mode && r.err == nil && r.rate > above &&
+			(r.doDrops >= 1 || r.raDrops >= 1) && (first.rate == 0 || r.rate < first.rate) {
+			first = r
+		}
+	}
+	return first, first.rate != 0
 }
