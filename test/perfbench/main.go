@@ -328,9 +328,14 @@ func printRatios(rs []result) {
 		}
 		for _, k := range rs {
 			if k.server == "kea" && k.err == nil && k.mode == t.mode && k.rate == t.rate && k.leasesPerSec > 0 && k.cpuPer1000 > 0 && k.peakRSSKiB > 0 {
-				fmt.Printf("%-2s offered %5d/s: leases/s x%.2f  cpu/lease x%.2f  peak RSS x%.2f\n",
+				fmt.Printf("%-2s offered %5d/s: leases/s x%.2f  cpu/lease x%.2f  peak RSS x%.2f",
 					t.mode, t.rate, t.leasesPerSec/k.leasesPerSec, t.cpuPer1000/k.cpuPer1000,
 					float64(t.peakRSSKiB)/float64(k.peakRSSKiB))
+				if k.acks > 0 && float64(t.acks) > 1.05*float64(k.acks) {
+					// Kea dropped clients: twinleaf's RSS holds more leases.
+					fmt.Printf(" (holding x%.2f the leases)", float64(t.acks)/float64(k.acks))
+				}
+				fmt.Println()
 			}
 		}
 	}
