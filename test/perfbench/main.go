@@ -61,7 +61,7 @@ type result struct {
 func main() {
 	servers := flag.String("servers", "twinleaf,kea", "servers to measure")
 	modes := flag.String("modes", "st,mt", "threading modes: st (single) and mt (multi)")
-	rates := flag.String("rates", "1000,2000,3000,4000,6000,8000,10000,12000", "offered 4-way exchanges per second")
+	rates := flag.String("rates", "1000,2000,3000,4000,5000,6000,8000,10000,12000", "offered 4-way exchanges per second")
 	period := flag.Int("period", 10, "seconds per run")
 	bin := flag.String("twinleaf", "bin/twinleaf-dhcp4", "twinleaf daemon binary")
 	conf := flag.String("config", "configs/lab/bench.conf", "benchmark config (Kea 2.2 compatible)")
@@ -363,7 +363,7 @@ func printSustained(rs []result) {
 		}
 		fmt.Printf("%-2s twinleaf %.0f/s (offered %d)  Kea %.0f/s (offered %d)  x%.2f",
 			mode, t.leasesPerSec, t.rate, k.leasesPerSec, k.rate, t.leasesPerSec/k.leasesPerSec)
-		if f, ok := firstDrop(rs, "twinleaf", mode, t.rate); ok {
+		if f, ok := firstDrop(rs, "twinleaf", mode, t.rate); ok && f.busy > 0 {
 			fmt.Printf("  (twinleaf dropped from %d/s on, with it and perfdhcp using %.0f%% of the machine)", f.rate, f.busy)
 		}
 		fmt.Println()
