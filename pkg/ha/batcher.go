@@ -2,7 +2,6 @@ package ha
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"runtime"
@@ -166,7 +165,7 @@ func (b *Batcher) send(ctx context.Context, txs []*batchTx) {
 // call sends cmds in one twinleaf-lease4-batch and reads one answer per
 // command.
 func (b *Batcher) call(ctx context.Context, cmds []Command) ([]Answer, error) {
-	body, err := json.Marshal(BatchRequest(cmds))
+	body, err := BatchRequest(cmds).AppendJSON(nil)
 	if err != nil {
 		return nil, fmt.Errorf("ha: encoding %s: %w", BatchCommand, err)
 	}

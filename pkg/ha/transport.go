@@ -2,7 +2,6 @@ package ha
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 )
 
@@ -17,7 +16,7 @@ type Transport interface {
 
 // call marshals c, sends it to peer and returns the body.
 func call(ctx context.Context, t Transport, peer string, c Command) ([]byte, error) {
-	body, err := json.Marshal(c)
+	body, err := c.AppendJSON(nil)
 	if err != nil {
 		return nil, fmt.Errorf("ha: encoding %s: %w", c.Command, err)
 	}

@@ -33,14 +33,9 @@ type Command struct {
 	Arguments map[string]any
 }
 
-// MarshalJSON writes Kea's envelope.
+// MarshalJSON writes Kea's envelope (AppendJSON).
 func (c Command) MarshalJSON() ([]byte, error) {
-	env := struct {
-		Command   string         `json:"command"`
-		Service   []string       `json:"service"`
-		Arguments map[string]any `json:"arguments,omitempty"`
-	}{c.Command, []string{"dhcp4"}, c.Arguments}
-	return json.Marshal(env)
+	return c.AppendJSON(nil)
 }
 
 // HeartbeatCommand is ha-heartbeat; 3.x names the sender.
