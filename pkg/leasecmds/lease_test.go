@@ -3,6 +3,7 @@ package leasecmds
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -149,4 +150,40 @@ func FuzzLeaseArgs(f *testing.F) {
 			t.Fatalf("round trip changed the lease:\n%s\n%s", b, b2)
 		}
 	})
+}
+
+// FuzzDecodeFlat checks the one-pass reader of flat arguments against
+// encoding/json: whatever it accepts, encoding/json reads the same way.
+func FuzzDecodeFlat(f *testing.F) {
+	for _, s := range []string{
+		`{"ip-address":"192.0.2.20","hw-address":"1a:1b:1c:1d:1e:1f","valid-lft":3600,"expire":1800000000,"fqdn-fwd":false,"fqdn-rev":true,"hostname":"","force-create":true,"state":0}`,
+		`{}`, ` { "a" : -0.5e+3 , "b" : null } `, `{"a":01}`, `{"a":1.}`, `{"a":"\u0041"}`, `{"a":"é"}`,
+		`{"a":1,"a":2}`, `{"a":tru}`, `{"a":1}x`, `{"a":{"b":1}}`, `{"a":[1]}`, `{"a" 1}`, `{"a":1,}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		flat, ok := decodeFlat(raw)
+		if !ok {
+			return
+		}
+		slow, present, err := decodeAny(raw)
+		if err != nil || !present || !reflect.DeepEqual(flat, slow) {
+			t.Fatalf("one pass read %#v; encoding/json %#v, %v", flat, slow, err)
+		}
+	})
+}
+
+// BenchmarkDecodeArgs reads a partner's lease update, as a standby does
+// thousands of times a second, in one pass and through encoding/json.
+func BenchmarkDecodeArgs(b *testing.B) {
+	raw := []byte(`{"expire":1800003600,"force-create":true,"fqdn-fwd":false,"fqdn-rev":false,"hostname":"","hw-address":"1a:1b:1c:1d:1e:1f","ip-address":"192.0.2.20","state":0,"subnet-id":1,"valid-lft":3600}`)
+	for name, decode := range map[string]func(json.RawMessage) (args, bool, error){"flat": decodeArgs, "encoding-json": decodeAny} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				decode(raw)
+			}
+		})
+	}
 }
