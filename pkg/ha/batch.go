@@ -24,7 +24,7 @@ const MaxBatch = 256
 
 // BatchRequest wraps cmds, in order, in one twinleaf-lease4-batch.
 func BatchRequest(cmds []Command) Command {
-	return Command{BatchCommand, map[string]any{"version": BatchProtocol, "commands": cmds}}
+	return Command{Command: BatchCommand, Arguments: map[string]any{"version": BatchProtocol, "commands": cmds}}
 }
 
 // BatchItem is one command of a received batch. Err, when not empty, is

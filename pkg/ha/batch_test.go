@@ -38,7 +38,7 @@ func TestBatchRequest(t *testing.T) {
 		if items[i].Command != c.Command || items[i].Err != "" {
 			t.Errorf("item %d: %+v, want %s", i, items[i], c.Command)
 		}
-		want, _ := json.Marshal(c.Arguments)
+		want, _ := json.Marshal(argsOf(c))
 		jsonEqual(t, items[i].Arguments, string(want))
 	}
 }

@@ -20,7 +20,13 @@ func (c Command) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"command":`...)
 	b = appendString(b, c.Command)
 	b = append(b, `,"service":["dhcp4"]`...)
-	if len(c.Arguments) > 0 {
+	if c.lease != nil {
+		var err error
+		b = append(b, `,"arguments":`...)
+		if b, err = appendLeaseArgs(b, c.lease); err != nil {
+			return nil, err
+		}
+	} else if len(c.Arguments) > 0 {
 		var err error
 		b = append(b, `,"arguments":`...)
 		if b, err = appendMap(b, c.Arguments); err != nil {

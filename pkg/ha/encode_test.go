@@ -9,13 +9,39 @@ import (
 	"time"
 
 	"github.com/twinleaf/twinleaf/pkg/lease"
+	"github.com/twinleaf/twinleaf/pkg/leasecmds"
 )
+
+// leaseArgsMap is a lease command's arguments as a map, built the way
+// they were before appendLeaseArgs: the reference it must match.
+func leaseArgsMap(a *leaseArgs) map[string]any {
+	m := leasecmds.LeaseJSON(a.l)
+	delete(m, "cltt")
+	m["expire"] = a.l.Expire().Unix()
+	if a.v == Kea3 {
+		m["origin"] = "ha-partner"
+	} else {
+		delete(m, "pool-id")
+	}
+	if a.force {
+		m["force-create"] = true
+	}
+	return m
+}
+
+// argsOf is c's arguments as a map, for a lease command too.
+func argsOf(c Command) map[string]any {
+	if c.lease != nil {
+		return leaseArgsMap(c.lease)
+	}
+	return c.Arguments
+}
 
 // reference is c as encoding/json encodes Kea's envelope, the form
 // AppendJSON must reproduce byte for byte.
 func reference(c Command) any {
 	args := map[string]any{}
-	for k, v := range c.Arguments {
+	for k, v := range argsOf(c) {
 		if cmds, ok := v.([]Command); ok {
 			var list []any
 			for _, x := range cmds {
@@ -66,11 +92,32 @@ func TestAppendJSON(t *testing.T) {
 		LeaseDeleteCommand(Kea3, bare), LeaseUpdateCommand(Kea22, bare),
 		BatchRequest([]Command{LeaseUpdateCommand(Kea3, full), LeaseDeleteCommand(Kea3, bare)}),
 		BatchRequest(nil),
+		LeaseDeleteCommand(Kea3, &lease.Lease{Addr: netip.MustParseAddr("192.0.2.9"), PoolID: 4, CLTT: time.Unix(5, 0),
+			UserContext: map[string]any{}, ClientID: []byte{0}}),
 		{Command: "x", Arguments: map[string]any{"list": []any{1, "two"}, "nil": nil, "f": 0.25, "i": -3}},
 	}
 	for _, c := range tests {
 		checkEncoding(t, c)
 	}
+}
+
+// FuzzAppendLeaseArgs encodes leases of every shape both ways.
+func FuzzAppendLeaseArgs(f *testing.F) {
+	f.Add(uint32(7), []byte{2, 0, 0, 0, 0, 7}, []byte{1, 2}, "host<&>", int64(1700000000), uint32(3600), uint32(1), uint32(2), uint8(0), true, false, true)
+	f.Fuzz(func(t *testing.T, ip uint32, hw, cid []byte, host string, cltt int64, valid, subnet, pool uint32, state uint8, fwd, kea3, ctx bool) {
+		l := &lease.Lease{Addr: netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}),
+			HWAddr: hw, ClientID: cid, Hostname: host, CLTT: time.Unix(cltt%(1<<40), 0), ValidLft: valid,
+			SubnetID: subnet, PoolID: pool, State: lease.State(state % 5), FqdnFwd: fwd, FqdnRev: !fwd}
+		if ctx {
+			l.UserContext = map[string]any{"ISC": map[string]any{"h": host}}
+		}
+		v := Kea22
+		if kea3 {
+			v = Kea3
+		}
+		checkEncoding(t, LeaseUpdateCommand(v, l))
+		checkEncoding(t, LeaseDeleteCommand(v, l))
+	})
 }
 
 func FuzzAppendJSON(f *testing.F) {

@@ -97,7 +97,7 @@ func FuzzParseLease(f *testing.F) {
 			return
 		}
 		// Round trip through the update form, with cltt put back.
-		args := leaseArgs(Kea3, l)
+		args := leaseArgsMap(&leaseArgs{l: l, v: Kea3})
 		delete(args, "expire")
 		delete(args, "origin")
 		args["cltt"] = l.CLTT.Unix()

@@ -41,7 +41,7 @@ func pageServer(remote []*lease.Lease) func(map[string]any) ([]byte, error) {
 		var out []any
 		for _, l := range remote {
 			if from.Less(l.Addr) && len(out) < limit {
-				m := leaseArgs(Kea22, l)
+				m := leaseArgsMap(&leaseArgs{l: l, v: Kea22})
 				delete(m, "expire")
 				m["cltt"] = l.CLTT.Unix()
 				out = append(out, m)

@@ -93,7 +93,7 @@ func send(ctx context.Context, t Transport, peer string, c Command) (Answer, err
 // partner took it.
 func retryConflict(ctx context.Context, t Transport, peer string, c Command) bool {
 	if c.Command == "lease4-update" {
-		del := Command{"lease4-del", map[string]any{"ip-address": c.Arguments["ip-address"]}}
+		del := Command{Command: "lease4-del", Arguments: map[string]any{"ip-address": c.Addr()}}
 		if a, err := send(ctx, t, peer, del); err != nil || (a.Result != 0 && a.Result != 3) {
 			return false
 		}

@@ -22,7 +22,7 @@ func TestUpdateCommands(t *testing.T) {
 	name := func(cs []Command) string {
 		var out []string
 		for _, c := range cs {
-			out = append(out, c.Command+" "+c.Arguments["ip-address"].(string))
+			out = append(out, c.Command+" "+c.Addr())
 		}
 		return strings.Join(out, ",")
 	}

@@ -31,6 +31,18 @@ const partnerOrigin = 2000
 type Command struct {
 	Command   string
 	Arguments map[string]any
+	// lease, set for lease4-update and lease4-del (LeaseUpdateCommand),
+	// takes Arguments' place: the arguments are encoded from the lease.
+	lease *leaseArgs
+}
+
+// Addr is the address a lease command is about (its ip-address).
+func (c Command) Addr() string {
+	if c.lease != nil {
+		return c.lease.l.Addr.String()
+	}
+	s, _ := c.Arguments["ip-address"].(string)
+	return s
 }
 
 // MarshalJSON writes Kea's envelope (AppendJSON).
@@ -40,13 +52,13 @@ func (c Command) MarshalJSON() ([]byte, error) {
 
 // HeartbeatCommand is ha-heartbeat; 3.x names the sender.
 func HeartbeatCommand(v Version, serverName string) Command {
-	return Command{"ha-heartbeat", nameArg(v, serverName)}
+	return Command{Command: "ha-heartbeat", Arguments: nameArg(v, serverName)}
 }
 
 // ResetCommand is ha-reset, sent by a load-balancing server whose backlog
 // cannot be replayed.
 func ResetCommand(v Version, serverName string) Command {
-	return Command{"ha-reset", nameArg(v, serverName)}
+	return Command{Command: "ha-reset", Arguments: nameArg(v, serverName)}
 }
 
 func nameArg(v Version, serverName string) map[string]any {
@@ -63,13 +75,13 @@ func DisableCommand(v Version, maxPeriod uint32) Command {
 	if maxPeriod > 0 {
 		args["max-period"] = maxPeriod
 	}
-	return Command{"dhcp-disable", args}
+	return Command{Command: "dhcp-disable", Arguments: args}
 }
 
 // EnableCommand is dhcp-enable, ending a sync that failed (or one whose
 // partner lacks ha-sync-complete-notify).
 func EnableCommand(v Version) Command {
-	return Command{"dhcp-enable", originArgs(v)}
+	return Command{Command: "dhcp-enable", Arguments: originArgs(v)}
 }
 
 // originArgs names the HA partner origin: 2.2 takes only the string, and
@@ -87,7 +99,7 @@ func SyncCompleteCommand(v Version, serverName string) Command {
 	if v == Kea22 {
 		return Command{Command: "ha-sync-complete-notify"}
 	}
-	return Command{"ha-sync-complete-notify", map[string]any{
+	return Command{Command: "ha-sync-complete-notify", Arguments: map[string]any{
 		"server-name": serverName, "origin-id": partnerOrigin, "origin": partnerOrigin}}
 }
 
@@ -96,9 +108,9 @@ func SyncCompleteCommand(v Version, serverName string) Command {
 // it nor the server name.
 func MaintenanceNotifyCommand(v Version, serverName string, cancel bool, state State) Command {
 	if v == Kea22 {
-		return Command{"ha-maintenance-notify", map[string]any{"cancel": cancel}}
+		return Command{Command: "ha-maintenance-notify", Arguments: map[string]any{"cancel": cancel}}
 	}
-	return Command{"ha-maintenance-notify", map[string]any{
+	return Command{Command: "ha-maintenance-notify", Arguments: map[string]any{
 		"server-name": serverName, "cancel": cancel, "state": state.String()}}
 }
 
@@ -108,7 +120,7 @@ func LeasePageCommand(from string, limit uint32) Command {
 	if from == "" {
 		from = "start"
 	}
-	return Command{"lease4-get-page", map[string]any{"from": from, "limit": limit}}
+	return Command{Command: "lease4-get-page", Arguments: map[string]any{"from": from, "limit": limit}}
 }
 
 // Answer is one peer answer: Kea's result code, text and raw arguments.
