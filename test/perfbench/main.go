@@ -372,6 +372,15 @@ func printSustained(rs []result) {
 	fmt.Println("\nsustained (highest leases/s with drops under 1% in both phases; capped by the rates swept):")
 	for _, mode := range []string{"st", "mt"} {
 		t, k := best[[2]string{"twinleaf", mode}], best[[2]string{"kea", mode}]
+		if t.leasesPerSec > 0 && k.leasesPerSec == 0 {
+			if low, ok := lowest(rs, "kea", mode); ok {
+				// Kea kept up at no rate swept: the ratio is at least
+				// twinleaf's rate over the lowest one offered.
+				fmt.Printf("%-2s twinleaf %.0f/s (offered %d)  Kea none (at %d/s offered it dropped %.2f%% DO, %.2f%% RA)  x>%.2f\n",
+					mode, t.leasesPerSec, t.rate, low.rate, low.doDrops, low.raDrops, t.leasesPerSec/float64(low.rate))
+			}
+			continue
+		}
 		if t.leasesPerSec == 0 || k.leasesPerSec == 0 {
 			continue
 		}
@@ -382,6 +391,17 @@ func printSustained(rs []result) {
 		}
 		fmt.Println()
 	}
+}
+
+// lowest is server's run at the lowest rate swept in mode.
+func lowest(rs []result, server, mode string) (result, bool) {
+	var low result
+	for _, r := range rs {
+		if r.server == server && r.mode == mode && r.err == nil && (low.rate == 0 || r.rate < low.rate) {
+			low = r
+		}
+	}
+	return low, low.rate != 0
 }
 
 // firstDrop is the lowest rate above above at which server dropped 1% or
