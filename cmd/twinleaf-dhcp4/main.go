@@ -24,7 +24,8 @@ func main() {
 	// Most of the heap is the lease store, which lives as long as the
 	// process; collecting at 50% growth instead of 100% keeps peak RSS near
 	// the store's size on a board with little memory, for about 2% more CPU.
-	// GOGC in the environment still decides.
+	// A server in an HA pair goes back to 100% once its configuration is
+	// read (gcPercent). GOGC in the environment still decides.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}

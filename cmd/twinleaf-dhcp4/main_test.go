@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/twinleaf/twinleaf/pkg/config"
 )
 
 // TestFlags runs the command line as kea-dhcp4's users write it.
@@ -35,6 +38,29 @@ func TestFlags(t *testing.T) {
 		if code != tt.code || !strings.Contains(out.String(), tt.out) || !strings.Contains(errb.String(), tt.err) {
 			t.Errorf("twinleaf-dhcp4 %v: exit %d, stdout %q, stderr %q; want exit %d with %q / %q",
 				tt.args, code, out.String(), errb.String(), tt.code, tt.out, tt.err)
+		}
+	}
+}
+
+// TestRuntimeSettings checks the threads and the collector pace each kind
+// of server gets (procs, gcPercent).
+func TestRuntimeSettings(t *testing.T) {
+	lone := &config.Dhcp4{}
+	mt := &config.Dhcp4{}
+	mt.MultiThreading.Enable = true
+	pair := &config.Dhcp4{HA: []config.HA{{}}}
+	tests := []struct {
+		name      string
+		c         *config.Dhcp4
+		procs, gc int
+	}{
+		{"single-threaded", lone, 1, 50},
+		{"multi-threaded", mt, runtime.NumCPU(), 50},
+		{"HA pair", pair, runtime.NumCPU(), 100},
+	}
+	for _, tt := range tests {
+		if p, gc := procs(tt.c), gcPercent(tt.c); p != tt.procs || gc != tt.gc {
+			t.Errorf("%s: %d threads, GC at %d%%; want %d, %d%%", tt.name, p, gc, tt.procs, tt.gc)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
@@ -219,6 +220,9 @@ func (d *service) run(ctx context.Context) error {
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(procs(c))
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent(c))
 	}
 	ports := netio.Ports{Server: uint16(d.o.serverPort), Client: uint16(d.o.clientPort)}
 	var watcher *netio.Watcher
@@ -556,6 +560,24 @@ func procs(c *config.Dhcp4) int {
 		return 1
 	}
 	return runtime.NumCPU()
+}
+
+// gcPercent is the heap growth that starts a collection. A lone server
+// collects at 50% (main's setting): most of its heap is the lease store,
+// and peak RSS stays near the store's size. A server in an HA pair
+// collects at Go's default, 100%: every reply waits for the partner's
+// acknowledgement, and a collection running twice as often stretches
+// those waits with its assists. A multi-threaded twinleaf pair at
+// 6,000-7,000 leases/s dropped replies for a full parking lot in one of
+// four runs at 50% and in none at 100%, with its REQUEST-to-ACK time
+// down from 9-15 to 7-10 ms and 5% less CPU, for about 14% more peak
+// RSS (48 against 42 MB at 6,000/s). GOGC in the environment still
+// decides.
+func gcPercent(c *config.Dhcp4) int {
+	if len(c.HA) > 0 {
+		return 100
+	}
+	return 50
 }
 
 // commitWindow is the shortest time between two lease-file flushes
