@@ -44,9 +44,9 @@ func appendLeaseArgs(b []byte, a *leaseArgs) ([]byte, error) {
 	l := a.l
 	b = append(b, '{')
 	if len(l.ClientID) > 0 {
-		b = append(b, `"client-id":`...)
-		b = appendString(b, memfile.FormatHex(l.ClientID))
-		b = append(b, ',')
+		b = append(b, `"client-id":"`...)
+		b = lease.AppendHex(b, l.ClientID)
+		b = append(b, `",`...)
 	}
 	b = append(b, `"expire":`...)
 	b = strconv.AppendInt(b, l.Expire().Unix(), 10)
@@ -59,10 +59,12 @@ func appendLeaseArgs(b []byte, a *leaseArgs) ([]byte, error) {
 	b = strconv.AppendBool(b, l.FqdnRev)
 	b = append(b, `,"hostname":`...)
 	b = appendString(b, l.Hostname)
-	b = append(b, `,"hw-address":`...)
-	b = appendString(b, memfile.FormatHex(l.HWAddr))
-	b = append(b, `,"ip-address":`...)
-	b = appendString(b, l.Addr.String())
+	// Hex with colons and a dotted address need no escaping.
+	b = append(b, `,"hw-address":"`...)
+	b = lease.AppendHex(b, l.HWAddr)
+	b = append(b, `","ip-address":"`...)
+	b = l.Addr.AppendTo(b)
+	b = append(b, '"')
 	if a.v == Kea3 {
 		b = append(b, `,"origin":"ha-partner"`...)
 		if l.PoolID != 0 {
