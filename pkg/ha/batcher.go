@@ -165,13 +165,9 @@ func (b *Batcher) send(ctx context.Context, txs []*batchTx) {
 // call sends cmds in one twinleaf-lease4-batch and reads one answer per
 // command.
 func (b *Batcher) call(ctx context.Context, cmds []Command) ([]Answer, error) {
-	body, err := BatchRequest(cmds).AppendJSON(nil)
+	raw, err := call(ctx, b.t, b.peer, BatchRequest(cmds))
 	if err != nil {
-		return nil, fmt.Errorf("ha: encoding %s: %w", BatchCommand, err)
-	}
-	raw, err := b.t.Call(ctx, b.peer, body)
-	if err != nil {
-		return nil, fmt.Errorf("ha: %s of %d update(s) to %s: %w", BatchCommand, len(cmds), b.peer, err)
+		return nil, fmt.Errorf("%w (%d update(s))", err, len(cmds))
 	}
 	answers, err := ParseBatchAnswer(raw, len(cmds))
 	if err != nil {
