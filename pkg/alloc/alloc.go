@@ -103,9 +103,9 @@ type Pool struct {
 }
 
 // holder is a hold on one offset: 16 bytes, as a pool may carry one for
-// every OFFER of the last hold period that no lease followed. The client is known by a 64-bit
-// hash of its identity; two clients would have to collide on it for one
-// to take the other's held address.
+// every OFFER of the last hold period that no lease followed. The client
+// is known by a 64-bit hash of its identity; two clients would have to
+// collide on it for one to take the other's held address.
 type holder struct {
 	client uint64
 	until  int64 // UnixNano

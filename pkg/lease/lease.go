@@ -22,7 +22,10 @@ const (
 )
 
 // Lease is one DHCPv4 lease, field for field what Kea stores: the memfile
-// columns and the lease_cmds JSON map are both views of this record.
+// columns and the lease_cmds JSON map are both views of this record. Its
+// fields are ordered by size so that it fits the 144-byte allocation
+// class, not the 160-byte one: a server holds one per client
+// (TestLeaseSize).
 type Lease struct {
 	Addr     netip.Addr
 	HWAddr   net.HardwareAddr // without the htype byte; empty for declined leases
@@ -38,9 +41,6 @@ type Lease struct {
 	State    State
 	FqdnFwd  bool
 	FqdnRev  bool
-	// The fields are ordered by size so that a lease fits the 144-byte
-	// allocation class, not the 160-byte one: a server holds one per
-	// client.
 }
 
 // Expire is when the lease expires: CLTT plus the valid lifetime, as Kea's

@@ -607,9 +607,6 @@ func (s *Server) release(p *Packet) {
 	s.free.Put(p)
 }
 
-// reply turns the engine's addressing into netio's. A reply goes out raw
-// to the client's MAC when it is sent to the address being handed out to
-// a client that does not have it yet (Kea's direct response).
 // out is a reply on its way out, reused through Server.outs: Conn.Send
 // keeps neither the Reply nor its payload.
 type out struct {
@@ -617,7 +614,10 @@ type out struct {
 	buf []byte
 }
 
-// reply fills o with r's reply to q, encoded into o's buffer.
+// reply fills o with r's reply to q, encoded into o's buffer: it turns
+// the engine's addressing into netio's. A reply goes out raw to the
+// client's MAC when it is sent to the address being handed out to a
+// client that does not have it yet (Kea's direct response).
 func (s *Server) reply(o *out, q *Packet, r *dhcp4.Result) {
 	m := r.Reply
 	yi, _ := netip.AddrFromSlice(m.YourIPAddr.To4())
