@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,17 +43,12 @@ type RawConn struct {
 	// closed *os.File with an error os does not export.
 	closed atomic.Bool
 
-	// One Read at a time; the fields below are its state, kept here so
-	// that the poller callback is a method value made once, not a
-	// closure allocated per packet.
+	// One Read at a time; ring is read under readMu, and wait, the poller
+	// callback, is a method value made once, not a closure per packet.
 	readMu sync.Mutex
-	recv   func(fd uintptr) bool // parks on EAGAIN
-	idle   func()                // ReadIdle's, called on EAGAIN
-	rbuf   []byte
-	rn     int
-	rerr   unix.Errno
-	rsa    unix.RawSockaddrLinklayer
-	rsalen uint32
+	ring   *rxRing
+	wait   func(fd uintptr) bool // parks while the ring is empty
+	idle   func()                // ReadIdle's, called when the ring is empty
 
 	// One Send at a time; the frame it sends and the sendmsg arguments
 	// live here, and the poller callback is a method value made once.
@@ -70,59 +64,59 @@ type RawConn struct {
 // ListenRaw opens the sockets on iface serving addrs; ports.Server is the
 // port queries arrive on and replies leave from.
 func ListenRaw(iface *net.Interface, addrs []netip.Prefix, ports Ports) (*RawConn, error) {
-	f, err := listenPacket(iface, ports.Server)
+	f, ring, err := listenPacket(iface, ports.Server)
 	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*RawConn, error) {
+		f.Close()
+		ring.close()
 		return nil, err
 	}
 	rc, err := f.SyscallConn()
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("netio: raw socket on %s: %w", iface.Name, err)
+		return fail(fmt.Errorf("netio: raw socket on %s: %w", iface.Name, err))
 	}
 	udp, err := listenUDP(iface.Name, ports.Server, true)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return fail(err)
 	}
 	urc, err := udp.SyscallConn()
 	if err != nil {
-		f.Close()
 		udp.Close()
-		return nil, fmt.Errorf("netio: UDP socket on %s: %w", iface.Name, err)
+		return fail(fmt.Errorf("netio: UDP socket on %s: %w", iface.Name, err))
 	}
-	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRC: rc, udp: udp, udpRC: urc, sendBuf: make([]byte, 1600)}
-	c.recv = c.recvOnce
+	c := &RawConn{iface: iface, ports: ports, pkt: f, pktRC: rc, ring: ring, udp: udp, udpRC: urc, sendBuf: make([]byte, 1600)}
+	c.wait = c.waitOnce
 	c.write = c.writeOnce
 	c.SetAddrs(addrs)
 	return c, nil
 }
 
-// recvBuffer is the packet socket's receive buffer: about 2,000 queries.
-const recvBuffer = 4 << 20
-
-// listenPacket opens the filtered packet socket. It is created listening
-// to no protocol and bound to ETH_P_IP on iface only once the filter is
-// in place, so no unfiltered frame from any interface is ever queued.
-func listenPacket(iface *net.Interface, port uint16) (*os.File, error) {
+// listenPacket opens the filtered packet socket and its receive ring. It
+// is created listening to no protocol and bound to ETH_P_IP on iface only
+// once the filter and the ring are in place, so no unfiltered frame from
+// any interface is ever queued.
+func listenPacket(iface *net.Interface, port uint16) (*os.File, *rxRing, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("netio: raw socket on %s: %w (needs CAP_NET_RAW)", iface.Name, err)
+		return nil, nil, fmt.Errorf("netio: raw socket on %s: %w (needs CAP_NET_RAW)", iface.Name, err)
 	}
 	if err := attachFilter(fd, serverFilter(port)); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("netio: filter on %s: %w", iface.Name, err)
+		return nil, nil, fmt.Errorf("netio: filter on %s: %w", iface.Name, err)
 	}
-	// Room for a burst of queries while the reader waits on a lease-file
-	// flush. Best effort: the kernel caps it at net.core.rmem_max, and
-	// SO_RCVBUFFORCE (CAP_NET_ADMIN) goes past that cap when allowed.
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBuffer) != nil {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, recvBuffer)
+	ring, err := setupRing(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, fmt.Errorf("netio: raw socket on %s: %w", iface.Name, err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: iface.Index}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("netio: binding raw socket to %s: %w", iface.Name, err)
+		ring.close()
+		return nil, nil, fmt.Errorf("netio: binding raw socket to %s: %w", iface.Name, err)
 	}
-	return os.NewFile(uintptr(fd), "packet:"+iface.Name), nil
+	return os.NewFile(uintptr(fd), "packet:"+iface.Name), ring, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -176,22 +170,16 @@ func (c *RawConn) SetAddrs(addrs []netip.Prefix) {
 // modify the slice.
 func (c *RawConn) Addrs() []netip.Prefix { return *c.addrs.Load() }
 
-// recvOnce is the poller callback: one recvfrom into c.rbuf, straight
-// through the system call so that no Sockaddr is allocated. On EAGAIN it
-// calls c.idle, the caller's, before the poller parks.
-func (c *RawConn) recvOnce(fd uintptr) bool {
-	c.rsalen = uint32(unsafe.Sizeof(c.rsa))
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, // raw: see sys.go
-		uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)), 0,
-		uintptr(unsafe.Pointer(&c.rsa)), uintptr(unsafe.Pointer(&c.rsalen)))
-	c.rn, c.rerr = int(n), e
-	if e != unix.EAGAIN {
+// waitOnce is the poller callback: true once the ring holds a frame. When
+// it is empty it calls c.idle, the caller's, before the poller parks.
+func (c *RawConn) waitOnce(uintptr) bool {
+	if c.ring.ready() {
 		return true
 	}
 	if c.idle != nil {
 		c.idle()
 	}
-	return false
+	return c.ring.ready()
 }
 
 // Read waits for the next query and fills p; p.Buf is reused and the
@@ -209,36 +197,49 @@ func (c *RawConn) ReadIdle(p *Packet, idle func()) error {
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	c.rbuf, c.idle = p.Buf, idle
-	defer func() { c.rbuf, c.idle = nil, nil }()
+	c.idle = idle
+	defer func() { c.idle = nil }()
 	for {
-		if err := c.pktRC.Read(c.recv); err != nil {
-			if c.closed.Load() || errors.Is(err, os.ErrClosed) {
-				return net.ErrClosed
+		if c.closed.Load() {
+			return net.ErrClosed
+		}
+		sa, frame, ok := c.ring.next()
+		if !ok {
+			if err := c.pktRC.Read(c.wait); err != nil {
+				if c.closed.Load() || errors.Is(err, os.ErrClosed) {
+					return net.ErrClosed
+				}
+				return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
 			}
-			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, err)
+			continue
 		}
-		if c.rerr != 0 {
-			return fmt.Errorf("netio: reading on %s: %w", c.iface.Name, c.rerr)
+		ok = c.query(p, sa, frame)
+		c.ring.done()
+		if ok {
+			return nil
 		}
-		switch c.rsa.Pkttype {
-		case unix.PACKET_OUTGOING:
-			continue // our own replies, looped back to packet sockets
-		case unix.PACKET_OTHERHOST:
-			continue // another host's unicast, seen in promiscuous mode
-		}
-		payload, src, dst, err := parseDatagram(p.Buf[:c.rn], c.ports.Server)
-		if err != nil {
-			continue // the filter keeps most of these out; a truncated read is dropped
-		}
-		p.N = copy(p.Buf, payload)
-		p.Iface, p.IfIndex = c.iface.Name, c.iface.Index
-		p.IfaceAddrs = *c.addrs.Load()
-		p.Src, p.Dst = src, dst.Addr()
-		halen := min(int(c.rsa.Halen), len(c.rsa.Addr))
-		p.SrcMAC = append(p.SrcMAC[:0], c.rsa.Addr[:halen]...)
-		return nil
 	}
+}
+
+// query fills p from a frame read from the ring, and reports whether the
+// frame is a query to serve: not one of our own replies, not another
+// host's unicast seen in promiscuous mode, not too big for p.Buf, and a
+// well-formed datagram (the filter keeps most others out).
+func (c *RawConn) query(p *Packet, sa *unix.RawSockaddrLinklayer, frame []byte) bool {
+	if sa.Pkttype == unix.PACKET_OUTGOING || sa.Pkttype == unix.PACKET_OTHERHOST {
+		return false
+	}
+	payload, src, dst, err := parseDatagram(frame, c.ports.Server)
+	if err != nil || len(payload) > len(p.Buf) {
+		return false
+	}
+	p.N = copy(p.Buf, payload)
+	p.Iface, p.IfIndex = c.iface.Name, c.iface.Index
+	p.IfaceAddrs = *c.addrs.Load()
+	p.Src, p.Dst = src, dst.Addr()
+	halen := min(int(sa.Halen), len(sa.Addr))
+	p.SrcMAC = append(p.SrcMAC[:0], sa.Addr[:halen]...)
+	return true
 }
 
 // Send transmits r out of the packet socket as a frame to r.Dst at DstMAC
@@ -320,12 +321,20 @@ func sendUDP(rc syscall.RawConn, iface string, payload []byte, dst netip.AddrPor
 	return nil
 }
 
-// Close releases both sockets and wakes a blocked Read.
+// Close releases both sockets and the ring, after waking a blocked Read
+// and waiting for it to return.
 func (c *RawConn) Close() error {
 	c.closed.Store(true)
 	err := c.pkt.Close()
 	if uerr := c.udp.Close(); err == nil {
 		err = uerr
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.ring.mem != nil {
+		if rerr := c.ring.close(); err == nil {
+			err = rerr
+		}
 	}
 	return err
 }

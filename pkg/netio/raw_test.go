@@ -2,6 +2,7 @@ package netio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -188,31 +189,6 @@ func TestRawReadAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkRawRead reads queued DISCOVER-sized frames; queueing them is
-// not timed.
-func BenchmarkRawRead(b *testing.B) {
-	_, c, st := rawLab(b, DefaultPorts)
-	pkt := udpPacket("0.0.0.0:68", "255.255.255.255:67", make([]byte, 300))
-	p := Packet{Buf: make([]byte, 1500), SrcMAC: make(net.HardwareAddr, 0, 16)}
-	const batch = 32 // well inside the default socket buffer
-	b.ReportAllocs()
-	b.StopTimer()
-	for done := 0; done < b.N; {
-		k := min(batch, b.N-done)
-		for range k {
-			st.send(broadcastMAC, pkt)
-		}
-		b.StartTimer()
-		for range k {
-			if err := c.Read(&p); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		done += k
-	}
-}
-
 // TestRawSendAllocs checks that sending a reply frame allocates
 // nothing: a raw Send runs for every reply.
 func TestRawSendAllocs(t *testing.T) {
@@ -299,5 +275,30 @@ func TestRawSendRelayed(t *testing.T) {
 				t.Errorf("relay got %q from %s, want \"relayed offer\" from 10.200.1.1:67", buf[:n], from)
 			}
 		})
+	}
+}
+
+// TestRawReadBurst reads bursts of queries, each filling several of the
+// receive ring's blocks, until the ring has wrapped around twice: every
+// query must arrive once and in order.
+func TestRawReadBurst(t *testing.T) {
+	_, c, st := rawLab(t, DefaultPorts)
+	const burst = 200 // within the kernel's per-CPU backlog of 1,000
+	total := 2 * ringBlocks * ringBlockSize / 400
+	p := Packet{Buf: make([]byte, 1500)}
+	payload := make([]byte, 300)
+	for sent := 0; sent < total; sent += burst {
+		for i := range burst {
+			binary.BigEndian.PutUint32(payload, uint32(sent+i))
+			st.send(broadcastMAC, udpPacket("0.0.0.0:68", "255.255.255.255:67", payload))
+		}
+		for i := range burst {
+			if err := c.Read(&p); err != nil {
+				t.Fatal(err)
+			}
+			if got := binary.BigEndian.Uint32(p.Buf); p.N != len(payload) || got != uint32(sent+i) {
+				t.Fatalf("read query %d (%d bytes), want %d", got, p.N, sent+i)
+			}
+		}
 	}
 }
