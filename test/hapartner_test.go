@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,6 +107,15 @@ func (p *fakePartner) serve(t *testing.T, ln net.Listener, answer func(command s
 		})
 		return
 	}
+	p.serveRequests(t, ln, func(_ *http.Request, command string) []byte { return answer(command) })
+}
+
+// serveRequests answers every request with answer(r, command), which
+// may block until r's context ends (the client gave up).
+func (p *fakePartner) serveRequests(t *testing.T, ln net.Listener, answer func(r *http.Request, command string) []byte) {
+	if p.seen == nil {
+		p.seen = map[string]int{}
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Command string `json:"command"`
@@ -116,7 +126,7 @@ func (p *fakePartner) serve(t *testing.T, ln net.Listener, answer func(command s
 		p.seen[req.Command]++
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(answer(req.Command))
+		w.Write(answer(r, req.Command))
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -248,4 +258,67 @@ func TestHABadPartner(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHAUpdatesRefused is a partner that answers heartbeats as a healthy
+// standby but fails every lease update: it answers an error, garbage, or
+// nothing. No client may be answered while its lease is not on the
+// partner, the pair stays in hot-standby (the partner is there, it is
+// the updates that fail), and once the partner takes updates again the
+// client is served without anyone's help.
+func TestHAUpdatesRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		refuse func(r *http.Request) []byte
+		why    string
+	}{
+		{"error", func(*http.Request) []byte {
+			return []byte(`[{"result":1,"text":"unable to store the lease: disk full"}]`)
+		}, "unable to store the lease: disk full"},
+		{"garbage", func(*http.Request) []byte { return []byte("<html>502 Bad Gateway</html>") }, "bad answer"},
+		{"hang", func(r *http.Request) []byte { <-r.Context().Done(); return nil }, "HA_LEASE_UPDATE_FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, ns, dirs := haLab(t)
+			var accept atomic.Bool
+			var p fakePartner
+			healthy := slowStandby(0)
+			p.serveRequests(t, listenIn(t, ns[1], haStandby+":8000"), func(r *http.Request, command string) []byte {
+				if command == "lease4-update" && !accept.Load() {
+					return tt.refuse(r)
+				}
+				return healthy(command)
+			})
+			conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", "home-server1.conf"), "home-server1.conf", dirs[0],
+				[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+			primary := haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"}
+			s := StartServer(t, l, ns[0], dirs[0], conf)
+			watchState(t, l, primary, []string{"waiting", "syncing", "ready", "hot-standby"},
+				func(st string) bool { return st == "hot-standby" })
+
+			c := NewClient(t, l, "udhcpc", "bu1", "02:00:00:00:7e:03")
+			c.Start()
+			// Several refused updates: the client asked again each time
+			// it went unanswered.
+			watchState(t, l, primary, []string{"hot-standby"}, func(string) bool {
+				return p.count("lease4-update") >= 3 && strings.Contains(s.Output(), "HA_LEASE_UPDATE_FAILED")
+			})
+			for _, ev := range c.Events() {
+				if ev.Reason == "BOUND" {
+					t.Fatalf("the client got %s while the partner refused its lease", ev.IP)
+				}
+			}
+			if !strings.Contains(s.Output(), tt.why) {
+				t.Errorf("the log does not say why the update failed (%q)", tt.why)
+			}
+
+			accept.Store(true)
+			ip := c.Bound().IP
+			primary.holds(t, l, ip, c.MAC)
+			if st, err := primary.state(l); err != nil || st != "hot-standby" {
+				t.Errorf("after the partner took updates again the primary is in %q (%v), want hot-standby", st, err)
+			}
+		})
+	}
 }

@@ -166,7 +166,10 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 	// the reply goes out with its lease (ha.SendUpdate's rules, per
 	// update also inside a batch).
 	hw, cid := clientOf(changes)
-	if err := s.batcher.SendUpdates(s.life, cmds, hw, cid); err != nil {
+	s.m.UpdatesSending(changes)
+	err := s.batcher.SendUpdates(s.life, cmds, hw, cid)
+	s.m.UpdatesDone(changes, err)
+	if err != nil {
 		return fmt.Errorf("ha: lease updates to %s: %w", s.partner, err)
 	}
 	return nil

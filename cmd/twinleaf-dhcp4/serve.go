@@ -413,6 +413,7 @@ func (d *service) engineDeps() dhcp4.Deps {
 	deps := dhcp4.Deps{Store: d.store, Stats: d.stats}
 	if d.ha != nil {
 		deps.InScope = d.ha.m.InScope
+		deps.Unconfirmed = d.ha.m.LeaseUnconfirmed
 	}
 	return deps
 }

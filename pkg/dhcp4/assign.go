@@ -126,7 +126,7 @@ func (e *Engine) renew(q *query, old *lease.Lease, fake bool) *lease.Lease {
 	nl := e.newLease(q, old.Addr)
 	nl.FqdnFwd, nl.FqdnRev = old.FqdnFwd, old.FqdnRev
 	nl.UserContext = old.Clone().UserContext
-	if left, ok := reusable(q.subnet, old, nl); ok {
+	if left, ok := reusable(q.subnet, old, nl); ok && (e.unconfirmed == nil || !e.unconfirmed(old.Addr)) {
 		// Lease caching: the stored lease stays as it is and the client
 		// is granted what is left of it.
 		e.stats.Add("v4-lease-reuses", 1)

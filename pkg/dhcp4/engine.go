@@ -57,6 +57,11 @@ type Deps struct {
 	// query it rejects is dropped counting only pkt4-received, as Kea
 	// does. Nil serves every query.
 	InScope func(*dhcpv4.DHCPv4) bool
+	// Unconfirmed reports whether the HA partner may lack the stored
+	// lease at an address (its last update failed). Such a lease is
+	// renewed, never reused from the cache, so the renewal goes to the
+	// partner again before the client is answered. Nil means none.
+	Unconfirmed func(netip.Addr) bool
 }
 
 // Request is one received query and where it came from.
@@ -106,6 +111,8 @@ type Engine struct {
 	stats Stats
 	now   func() time.Time
 	scope func(*dhcpv4.DHCPv4) bool
+	// unconfirmed is Deps.Unconfirmed.
+	unconfirmed func(netip.Addr) bool
 	// global indexes the global reservations.
 	global hostIndex
 	byID   map[uint32]*Subnet
@@ -129,7 +136,7 @@ func NewEngine(n *Network, d Deps) (*Engine, error) {
 	if d.Store == nil {
 		return nil, fmt.Errorf("dhcp4: no lease store")
 	}
-	e := &Engine{net: n, store: d.Store, stats: d.Stats, now: d.Now, scope: d.InScope}
+	e := &Engine{net: n, store: d.Store, stats: d.Stats, now: d.Now, scope: d.InScope, unconfirmed: d.Unconfirmed}
 	if e.stats == nil {
 		e.stats = StatsFunc(func(string, int64) {})
 	}

@@ -872,18 +872,22 @@ func TestReservationFlags(t *testing.T) {
 }
 
 // Lease caching (Kea 3.x, cache-threshold): an early renewal reuses the
-// stored lease and grants what is left of it.
+// stored lease and grants what is left of it, unless the HA partner may
+// lack that lease (Deps.Unconfirmed): then it is renewed, so that its
+// update is sent again.
 func TestLeaseCaching(t *testing.T) {
 	tests := []struct {
-		name      string
-		threshold float64
-		after     time.Duration
-		wantLft   uint32
-		wantReuse bool
+		name        string
+		threshold   float64
+		after       time.Duration
+		unconfirmed bool
+		wantLft     uint32
+		wantReuse   bool
 	}{
-		{"off", 0, 10 * time.Minute, 3600, false},
-		{"within the threshold", 0.25, 10 * time.Minute, 3000, true},
-		{"past the threshold", 0.25, 20 * time.Minute, 3600, false},
+		{"off", 0, 10 * time.Minute, false, 3600, false},
+		{"within the threshold", 0.25, 10 * time.Minute, false, 3000, true},
+		{"past the threshold", 0.25, 20 * time.Minute, false, 3600, false},
+		{"within the threshold, the partner may lack it", 0.25, 10 * time.Minute, true, 3600, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -891,6 +895,7 @@ func TestLeaseCaching(t *testing.T) {
 			n.Subnets[0].CacheThreshold = tt.threshold
 			h := newHarness(t, n)
 			a := h.lease(macA)
+			h.e.unconfirmed = func(addr netip.Addr) bool { return tt.unconfirmed && addr == a }
 			before, _ := h.store.Get(a)
 			h.now = h.now.Add(tt.after)
 			res := h.e.Handle(unicast(pkt(dhcpv4.MessageTypeRequest, macA), a.String()))

@@ -93,6 +93,9 @@ type Machine struct {
 	// partner, and the updates they carried (status-get).
 	batchesSent, batchItemsSent, batchesReceived, batchItemsReceived atomic.Uint64
 
+	// Addresses whose last update the partner did not take.
+	unconfirmed unconfirmed
+
 	served  atomic.Pointer[map[string]bool]
 	enabled atomic.Bool
 	cur     atomic.Uint32 // state, readable while a pass (a sync) runs
