@@ -62,8 +62,8 @@ type result struct {
 // server's (Kea 2.2's near a quarter of it), so its sweep is finer at the
 // low end, where Kea's pair stops keeping up.
 const (
-	singleRates = "1000,2000,3000,4000,5000,6000,8000,10000,12000"
-	pairRates   = "1000,1500,2000,3000,4000,5000,6000,7000,8000"
+	singleRates = "1000,2000,3000,4000,5000,6000,7000,8000,9000,10000,11000,12000"
+	pairRates   = "1000,1500,2000,3000,4000,5000,6000,7000,8000,9000,10000"
 )
 
 func main() {
