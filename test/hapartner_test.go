@@ -209,10 +209,7 @@ func TestHABadPartner(t *testing.T) {
 			l, ns, dirs := haLab(t)
 			var p fakePartner
 			p.serve(t, listenIn(t, ns[1], haStandby+":8000"), tt.answer)
-			conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", "home-server1.conf"), "home-server1.conf", dirs[0],
-				[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
-			primary := haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"}
-			s := StartServer(t, l, ns[0], dirs[0], conf)
+			primary, s := startLonePrimary(t, l, ns, dirs)
 
 			watchState(t, l, primary, []string{"waiting", "partner-down"}, func(st string) bool { return st == "partner-down" })
 			for _, want := range []string{tt.why, "HA_COMMUNICATION_INTERRUPTED server1: communication with server2 is interrupted"} {
@@ -234,10 +231,7 @@ func TestHABadPartner(t *testing.T) {
 		l, ns, dirs := haLab(t)
 		var p fakePartner
 		p.serve(t, listenIn(t, ns[1], haStandby+":8000"), slowStandby(1500*time.Millisecond))
-		conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", "home-server1.conf"), "home-server1.conf", dirs[0],
-			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
-		primary := haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"}
-		s := StartServer(t, l, ns[0], dirs[0], conf)
+		primary, s := startLonePrimary(t, l, ns, dirs)
 		watchState(t, l, primary, []string{"waiting", "syncing", "ready", "hot-standby"},
 			func(st string) bool { return st == "hot-standby" })
 
@@ -290,10 +284,7 @@ func TestHAUpdatesRefused(t *testing.T) {
 				}
 				return healthy(command)
 			})
-			conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", "home-server1.conf"), "home-server1.conf", dirs[0],
-				[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
-			primary := haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"}
-			s := StartServer(t, l, ns[0], dirs[0], conf)
+			primary, s := startLonePrimary(t, l, ns, dirs)
 			watchState(t, l, primary, []string{"waiting", "syncing", "ready", "hot-standby"},
 				func(st string) bool { return st == "hot-standby" })
 
@@ -321,4 +312,14 @@ func TestHAUpdatesRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startLonePrimary starts the home pair's primary in ns[0], its partner
+// being whatever the test serves at the standby's URL in ns[1].
+func startLonePrimary(t *testing.T, l *Lab, ns, dirs [2]string) (haNode, *Server) {
+	t.Helper()
+	conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", "home-server1.conf"), "home-server1.conf", dirs[0],
+		[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+	primary := haNode{ns: ns[0], addr: haPrimary, url: "http://" + haPrimary + ":8000/"}
+	return primary, StartServer(t, l, ns[0], dirs[0], conf)
 }
