@@ -217,10 +217,22 @@ func (m *Machine) MaintenanceCancel(ctx context.Context) ctrl.Answer {
 	return ctrl.Success("Server maintenance successfully canceled.", nil)
 }
 
-// SyncComplete answers ha-sync-complete-notify. Re-enabling the remote
-// HA origin (and, in partner-down, holding local service until the next
-// heartbeat) is the daemon's network-state job.
+// SyncComplete answers ha-sync-complete-notify. In partner-down it also
+// holds local service until the next heartbeat, as Kea 3.x does: the
+// partner has just copied our leases, and partner-down sends it no
+// updates, so a lease given now would be missing from its copy. That
+// heartbeat moves the pair on (the partner is ready), or, if it fails,
+// service resumes in partner-down. Re-enabling the remote HA origin is
+// the daemon's network-state job.
 func (m *Machine) SyncComplete() ctrl.Answer {
+	if m.State() == PartnerDown { // not waiting on mu in states that hold it long (syncing)
+		m.mu.Lock()
+		if m.state == PartnerDown {
+			m.syncHold, m.syncNotified = true, true
+			m.adjustDHCP()
+		}
+		m.mu.Unlock()
+	}
 	return ctrl.Success("Server successfully notified about the synchronization completion.", nil)
 }
 

@@ -96,6 +96,10 @@ type Machine struct {
 	// Addresses whose last update the partner did not take.
 	unconfirmed unconfirmed
 
+	// Kea 3.x's hold after ha-sync-complete-notify in partner-down (mu):
+	// local service waits for the next heartbeat (see SyncComplete).
+	syncHold, syncNotified bool
+
 	served  atomic.Pointer[map[string]bool]
 	enabled atomic.Bool
 	cur     atomic.Uint32 // state, readable while a pass (a sync) runs
@@ -239,6 +243,10 @@ func (m *Machine) heartbeatTimeout() time.Duration {
 // Heartbeat sends ha-heartbeat to the partner, records the answer (or the
 // failure), then runs the state machine. It returns the heartbeat's error.
 func (m *Machine) Heartbeat(ctx context.Context) error {
+	m.mu.Lock()
+	notified := m.syncNotified
+	m.syncNotified = false
+	m.mu.Unlock()
 	var err error
 	if m.HeartbeatsRunning() {
 		var body []byte
@@ -276,6 +284,12 @@ func (m *Machine) Heartbeat(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cancelPending, m.maintStart = false, false
+	if notified && err != nil && m.syncHold {
+		// The partner synced but cannot be reached now: serve on in
+		// partner-down until it can (Kea's synced-partner-unavailable).
+		m.syncHold = false
+		m.adjustDHCP()
+	}
 	m.run(ctx)
 	return err
 }
@@ -372,6 +386,7 @@ func (m *Machine) transition(s State) {
 	}
 	m.prev, m.state = m.state, s
 	m.cur.Store(uint32(s))
+	m.syncHold = false // the new state's entry decides
 	m.entry = m.prev != s
 	if m.entry && !m.paused && m.shouldPause(s) {
 		m.paused = true
@@ -419,7 +434,7 @@ func (m *Machine) onEntry() {
 }
 
 func (m *Machine) adjustDHCP() {
-	want := m.state.DHCPEnabled()
+	want := m.state.DHCPEnabled() && !m.syncHold
 	if want == m.enabled.Load() {
 		return
 	}

@@ -363,3 +363,44 @@ func TestHeartbeatTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncCompleteHold is Kea 3.x's hold after ha-sync-complete-notify in
+// partner-down: local service stops until the next heartbeat, which
+// either finds the partner ready (the pair moves on) or fails (service
+// resumes in partner-down). In any other state the notify only answers.
+func TestSyncCompleteHold(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, haConfig("hot-standby", "server1"))
+	r.force(PartnerDown, Unavailable)
+	r.step()
+	if !r.m.DHCPEnabled() {
+		t.Fatal("partner-down does not serve")
+	}
+
+	if a := r.m.SyncComplete(); a.Result != 0 {
+		t.Fatalf("ha-sync-complete-notify answered %+v", a)
+	}
+	if r.m.DHCPEnabled() {
+		t.Fatal("partner-down serves after the partner's sync completed, before a heartbeat")
+	}
+	r.m.Heartbeat(ctx) // no answer: the transport refuses
+	if st := r.m.State(); st != PartnerDown || !r.m.DHCPEnabled() {
+		t.Fatalf("after a failed heartbeat: %s, serving %v; want partner-down, serving", st, r.m.DHCPEnabled())
+	}
+	r.m.Heartbeat(ctx) // the hold is not re-armed by later heartbeats
+	if !r.m.DHCPEnabled() {
+		t.Fatal("a second failed heartbeat stopped the service")
+	}
+
+	r.m.SyncComplete()
+	r.tr.answer["ha-heartbeat"] = func(map[string]any) ([]byte, error) { return heartbeatBody(Ready, r.clk.Now(), 0), nil }
+	r.m.Heartbeat(ctx)
+	if st := r.m.State(); st != HotStandby || !r.m.DHCPEnabled() {
+		t.Errorf("after the partner answered ready: %s, serving %v; want hot-standby, serving", st, r.m.DHCPEnabled())
+	}
+
+	r.m.SyncComplete()
+	if !r.m.DHCPEnabled() {
+		t.Error("in hot-standby the notify stopped the service")
+	}
+}
