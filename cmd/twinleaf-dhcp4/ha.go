@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,10 +32,10 @@ type haService struct {
 	// twinleaf that offered them, else one command at a time.
 	batcher *ha.Batcher
 	partner string
-	// backups are the backup peers' names; their updates are waited for
-	// only with wait-backup-ack, else sent in the background, at most
+	// backups are the backup peers; their updates are waited for only
+	// with wait-backup-ack, else sent in the background, at most
 	// backupLimit transactions at a time.
-	backups       []string
+	backups       []*backupPeer
 	waitBackupAck bool
 	backupSlots   chan struct{}
 	log           hclog.Logger
@@ -60,7 +63,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 			// A backup sends nothing and has no partner.
 		case p.Role == "backup":
 			if h.SendLeaseUpdates {
-				s.backups = append(s.backups, p.Name)
+				s.backups = append(s.backups, &backupPeer{name: p.Name})
 			}
 		default:
 			partner = p
@@ -148,11 +151,10 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 		// The machine sends only once it knows; this guards that promise.
 		return fmt.Errorf("ha: lease updates for %s before its Kea release is known", s.partner)
 	}
-	// Backups get the partner's form (Kea 3.x's without a partner).
-	cmds := ha.UpdateCommands(v, changes)
-	if err := s.toBackups(cmds); err != nil {
+	if err := s.toBackups(changes); err != nil {
 		return err
 	}
+	cmds := ha.UpdateCommands(v, changes)
 	switch plan {
 	case ha.UpdateSkip:
 		return nil
@@ -175,15 +177,15 @@ func (s *haService) afterCommit(changes []lease.Change) error {
 	return nil
 }
 
-// toBackups sends cmds to every backup: in the background, or with
-// wait-backup-ack before the reply may go out. A backup's failure never
-// touches the partner's state.
-func (s *haService) toBackups(cmds []ha.Command) error {
+// toBackups sends the updates for changes to every backup: in the
+// background, or with wait-backup-ack before the reply may go out. A
+// backup's failure never touches the partner's state.
+func (s *haService) toBackups(changes []lease.Change) error {
 	if len(s.backups) == 0 {
 		return nil
 	}
 	if s.waitBackupAck {
-		return s.sendBackups(cmds)
+		return s.sendBackups(changes)
 	}
 	select {
 	case s.backupSlots <- struct{}{}:
@@ -192,37 +194,96 @@ func (s *haService) toBackups(cmds []ha.Command) error {
 			"limit", backupLimit)
 		return nil
 	}
+	changes = slices.Clone(changes) // the caller's slice is reused; stored leases are not changed in place
 	go func() {
 		defer func() { <-s.backupSlots }()
-		if err := s.sendBackups(cmds); err != nil {
+		if err := s.sendBackups(changes); err != nil {
 			s.log.Warn("HA_LEASE_UPDATE_FAILED " + err.Error())
 		}
 	}()
 	return nil
 }
 
-// sendBackups sends cmds to each backup in turn; rc 0 and 3 count as done.
-func (s *haService) sendBackups(cmds []ha.Command) error {
+// sendBackups sends the updates for changes to every backup, each in the
+// form its release takes; one backup failing does not keep the others
+// from theirs.
+func (s *haService) sendBackups(changes []lease.Change) error {
+	var errs []error
 	for _, b := range s.backups {
-		for _, c := range cmds {
-			body, err := json.Marshal(c)
-			if err != nil {
-				return fmt.Errorf("ha: encoding %s: %w", c.Command, err)
+		if err := s.sendBackup(b, changes); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sendBackup sends the updates for changes to backup b. A failure makes
+// b's release unknown again: the board may come back as another release.
+func (s *haService) sendBackup(b *backupPeer, changes []lease.Change) error {
+	v, err := b.version(s.life, s)
+	if err != nil {
+		return fmt.Errorf("ha: lease updates to backup %s: %w", b.name, err)
+	}
+	for _, c := range ha.UpdateCommands(v, changes) {
+		body, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("ha: encoding %s: %w", c.Command, err)
+		}
+		raw, err := s.transport.Call(s.life, b.name, body)
+		if err == nil {
+			var a ha.Answer
+			if a, err = ha.ParseAnswer(raw); err == nil && a.Result != ctrl.ResultSuccess && a.Result != ctrl.ResultEmpty {
+				err = a.Err()
 			}
-			raw, err := s.transport.Call(s.life, b, body)
-			if err != nil {
-				return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b, err)
-			}
-			a, err := ha.ParseAnswer(raw)
-			if err != nil {
-				return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b, err)
-			}
-			if a.Result != ctrl.ResultSuccess && a.Result != ctrl.ResultEmpty {
-				return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b, a.Err())
-			}
+		}
+		if err != nil {
+			b.forget()
+			return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b.name, err)
 		}
 	}
 	return nil
+}
+
+// backupPeer is a backup and the wire form of its lease updates, which
+// its release decides as the partner's does (a Kea 2.x backup refuses
+// 3.x's released-lease update). It is learnt with ha.Identify before the
+// first update, and again after a failed one.
+type backupPeer struct {
+	name  string
+	mu    sync.Mutex
+	ver   ha.Version
+	known bool
+}
+
+// version is b's wire form, identifying b first if needed.
+func (b *backupPeer) version(ctx context.Context, s *haService) (ha.Version, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known {
+		return b.ver, nil
+	}
+	p, err := ha.Identify(ctx, s.transport, b.name)
+	if err != nil {
+		return 0, fmt.Errorf("cannot tell which Kea release it runs: %w", err)
+	}
+	b.ver, b.known = p.Version, true
+	s.log.Info(fmt.Sprintf("HA_BACKUP_VERSION backup %s runs %s: lease updates use %s form", b.name, p.Text, formName(p.Version)))
+	return b.ver, nil
+}
+
+// forget makes b's release unknown, after a failed update.
+func (b *backupPeer) forget() {
+	b.mu.Lock()
+	b.known = false
+	b.mu.Unlock()
+}
+
+// formName names a wire form for the log.
+func formName(v ha.Version) string {
+	if v == ha.Kea22 {
+		return "Kea 2.2's"
+	}
+	return "Kea 3.x's"
 }
 
 // identify is the machine's Identify: the partner's release decides the
@@ -235,10 +296,7 @@ func (s *haService) identify(ctx context.Context) (ha.Partner, error) {
 	if err != nil {
 		return p, err
 	}
-	form := "Kea 3.x's"
-	if p.Version == ha.Kea22 {
-		form = "Kea 2.2's"
-	}
+	form := formName(p.Version)
 	how := "one command per update, as Kea sends them"
 	if p.Batch >= ha.BatchProtocol {
 		how = fmt.Sprintf("in %s requests (batch protocol %d offered, %d used)", ha.BatchCommand, p.Batch, ha.BatchProtocol)

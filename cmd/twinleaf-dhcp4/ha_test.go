@@ -2,17 +2,25 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/twinleaf/twinleaf/pkg/config"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
+	"github.com/twinleaf/twinleaf/pkg/ha"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 	"github.com/twinleaf/twinleaf/pkg/server"
 )
@@ -149,5 +157,94 @@ func TestParkLimit(t *testing.T) {
 		if got := parkLimit(tt.in); got != tt.want {
 			t.Errorf("parkLimit(%d) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+}
+
+// fakeBackup is a backup's control socket: it answers version-get as the
+// given release and records the commands it gets; down refuses all.
+type fakeBackup struct {
+	release string
+	mu      sync.Mutex
+	got     []string
+	down    bool
+}
+
+func (f *fakeBackup) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Command string }
+	json.NewDecoder(r.Body).Decode(&req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	f.got = append(f.got, req.Command)
+	if req.Command == "version-get" {
+		fmt.Fprintf(w, `[{"result":0,"text":%q}]`, f.release)
+		return
+	}
+	fmt.Fprint(w, `[{"result":0,"text":"done"}]`)
+}
+
+func (f *fakeBackup) commands() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
+}
+
+// TestBackupForms sends a released lease to two backups, a Kea 2.2 one
+// and a Kea 3.x one: each is identified first and gets the form its
+// release takes (2.2 refuses 3.x's released-lease update, so it gets
+// lease4-del). A backup that fails is identified again before its next
+// update, and does not keep the other from its own.
+func TestBackupForms(t *testing.T) {
+	old, cur := &fakeBackup{release: "2.2.0"}, &fakeBackup{release: "3.0.1"}
+	h := config.HA{ThisServerName: "server1"}
+	for _, b := range []struct {
+		name string
+		f    *fakeBackup
+	}{{"server3", old}, {"server4", cur}} {
+		srv := httptest.NewServer(b.f)
+		t.Cleanup(srv.Close)
+		u, _ := url.Parse(srv.URL + "/")
+		h.Peers = append(h.Peers, config.Peer{Name: b.name, Role: "backup", URL: u})
+	}
+	tr, err := ha.NewHTTPTransport(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	s := &haService{transport: tr, life: context.Background(), log: hclog.NewNullLogger(),
+		backups: []*backupPeer{{name: "server3"}, {name: "server4"}}}
+	released := []lease.Change{{New: &lease.Lease{Addr: netip.MustParseAddr("192.0.2.100"),
+		HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}, SubnetID: 1, ValidLft: 3600, State: lease.StateReleased}}}
+
+	if err := s.sendBackups(released); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := old.commands(), []string{"version-get", "lease4-del"}; !slices.Equal(got, want) {
+		t.Errorf("Kea 2.2 backup got %v, want %v", got, want)
+	}
+	if got, want := cur.commands(), []string{"version-get", "lease4-update"}; !slices.Equal(got, want) {
+		t.Errorf("Kea 3.x backup got %v, want %v", got, want)
+	}
+
+	old.mu.Lock()
+	old.down = true
+	old.mu.Unlock()
+	if err := s.sendBackups(released); err == nil || !strings.Contains(err.Error(), "server3") {
+		t.Errorf("a backup down: %v, want an error naming server3", err)
+	}
+	if got := cur.commands(); len(got) != 3 || got[2] != "lease4-update" {
+		t.Errorf("with the other backup down, the Kea 3.x backup got %v", got)
+	}
+	old.mu.Lock()
+	old.down = false
+	old.mu.Unlock()
+	if err := s.sendBackups(released); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := old.commands(), []string{"version-get", "lease4-del", "version-get", "lease4-del"}; !slices.Equal(got, want) {
+		t.Errorf("Kea 2.2 backup back up got %v, want %v (identified again)", got, want)
 	}
 }
