@@ -435,3 +435,63 @@ func TestClient(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSFilesReloaded replaces certificate files under a running server
+// and client: each side reads them again at its next handshake, with the
+// configs built once. A pair of files that does not load together (a new
+// certificate before its key) leaves the previous pair in use.
+func TestTLSFilesReloaded(t *testing.T) {
+	p, other := newPKI(t), newPKI(t)
+	dir := t.TempDir()
+	copyFile := func(from, to string) {
+		t.Helper()
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca, cert, key := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cli.pem"), filepath.Join(dir, "cli-key.pem")
+	copyFile(p.caFile, ca)
+	copyFile(other.cliCert, cert) // a client certificate the server does not trust
+	copyFile(other.cliKey, key)
+
+	srv, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: newTestRegistry(t)},
+		&TLSFiles{TrustAnchor: ca, CertFile: p.srvCert, KeyFile: p.srvKey, CertRequired: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(time.Second)
+	tc, err := (&TLSFiles{TrustAnchor: p.caFile, CertFile: cert, KeyFile: key}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+	do := func() error {
+		resp, err := c.Post("https://"+srv.Addr().String()+"/", "application/json", strings.NewReader(`{"command":"echo"}`))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+
+	if do() == nil {
+		t.Fatal("a client certificate from another CA was accepted")
+	}
+	copyFile(p.cliCert, cert)
+	copyFile(p.cliKey, key)
+	if err := do(); err != nil {
+		t.Fatalf("after the client's files were replaced by trusted ones: %v", err)
+	}
+	copyFile(other.cliCert, cert) // its key is not written yet
+	if err := do(); err != nil {
+		t.Errorf("a certificate without its key replaced the working pair: %v", err)
+	}
+	copyFile(p.cliCert, cert)
+	copyFile(other.caFile, ca) // the server now trusts only the other CA
+	if do() == nil {
+		t.Error("the server still trusts the CA its trust-anchor file no longer holds")
+	}
+}
