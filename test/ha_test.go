@@ -321,7 +321,7 @@ type keaBoard struct {
 // newKeaBoard writes Kea 2.2's configuration for board self ("server1",
 // the primary at haPrimary, or "server2", the standby at haStandby), with
 // the home configs' pool and options and the lab's short HA timers.
-func newKeaBoard(t *testing.T, l *Lab, ns, dir, self string, listener bool) *keaBoard {
+func newKeaBoard(t *testing.T, l *Lab, ns, dir, self string, listener bool, replace ...[2]string) *keaBoard {
 	t.Helper()
 	addr := map[string]string{"server1": haPrimary, "server2": haStandby}[self]
 	sock := filepath.Join(dir, "kea4.sock")
@@ -352,6 +352,9 @@ func newKeaBoard(t *testing.T, l *Lab, ns, dir, self string, listener bool) *kea
 	agent := `{ "Control-agent": { "http-host": "` + addr + `", "http-port": ` + agentPort + `,
   "control-sockets": { "dhcp4": { "socket-type": "unix", "socket-name": "` + sock + `" } },
   "loggers": [ { "name": "kea-ctrl-agent", "output_options": [ { "output": "stdout" } ], "severity": "INFO" } ] } }`
+	for _, r := range replace {
+		dhcp4 = strings.ReplaceAll(dhcp4, r[0], r[1])
+	}
 	k := &keaBoard{t: t, l: l, ns: ns, dir: dir, dhcp4: filepath.Join(dir, "kea-dhcp4.json"), agent: filepath.Join(dir, "kea-ca.json")}
 	for path, conf := range map[string]string{k.dhcp4: dhcp4, k.agent: agent} {
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
@@ -387,10 +390,10 @@ type haBoard struct {
 
 // twinleafBoard is twinleaf on board i (0 the primary, 1 the standby)
 // with that board's home config.
-func twinleafBoard(t *testing.T, l *Lab, ns, dirs [2]string, i int) haBoard {
+func twinleafBoard(t *testing.T, l *Lab, ns, dirs [2]string, i int, replace ...[2]string) haBoard {
 	name := fmt.Sprintf("home-server%d.conf", i+1)
 	conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), name, dirs[i],
-		[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."})
+		append([][2]string{{"enp0s8", "eth0"}, {"192.168.1.", "192.0.2."}}, replace...)...)
 	addr := []string{haPrimary, haStandby}[i]
 	b := haBoard{haNode: haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}}
 	var s *Server
@@ -404,8 +407,8 @@ func twinleafBoard(t *testing.T, l *Lab, ns, dirs [2]string, i int) haBoard {
 
 // keaHABoard is Kea 2.2 on board i, behind its control agent or with
 // its dedicated listener.
-func keaHABoard(t *testing.T, l *Lab, ns, dirs [2]string, i int, listener bool) haBoard {
-	k := newKeaBoard(t, l, ns[i], dirs[i], fmt.Sprintf("server%d", i+1), listener)
+func keaHABoard(t *testing.T, l *Lab, ns, dirs [2]string, i int, listener bool, replace ...[2]string) haBoard {
+	k := newKeaBoard(t, l, ns[i], dirs[i], fmt.Sprintf("server%d", i+1), listener, replace...)
 	addr := []string{haPrimary, haStandby}[i]
 	port := "8000"
 	if listener {
@@ -505,6 +508,65 @@ func haMixed(t *testing.T, l *Lab, primary, standby haBoard) {
 			t.Errorf("after a RELEASE and a new client %s is in %q (%v), want hot-standby", b.addr, st, err)
 		}
 	}
+}
+
+// loadBalancing turns the pair's hot-standby relationship into a
+// load-balancing one, in twinleaf's and Kea's configs alike.
+var loadBalancing = [][2]string{{`"mode": "hot-standby"`, `"mode": "load-balancing"`}, {`"role": "standby"`, `"role": "secondary"`}}
+
+// TestHAWithKeaLoadBalancing pairs twinleaf with Kea 2.2 in
+// load-balancing, both ways round: both reach load-balancing, both hold
+// the lease a real client gets from either, the secondary or the primary
+// left alone reaches partner-down and serves a new and a renewing client,
+// and once the other board is back both return to load-balancing with the
+// same lease set.
+func TestHAWithKeaLoadBalancing(t *testing.T) {
+	for _, bin := range []string{"/usr/sbin/kea-dhcp4", "/usr/sbin/kea-ctrl-agent"} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	t.Run("twinleaf primary", func(t *testing.T) {
+		l, ns, dirs := haLab(t)
+		haMixedLB(t, l, twinleafBoard(t, l, ns, dirs, 0, loadBalancing...), keaHABoard(t, l, ns, dirs, 1, false, loadBalancing...))
+	})
+	t.Run("Kea primary", func(t *testing.T) {
+		l, ns, dirs := haLab(t)
+		haMixedLB(t, l, keaHABoard(t, l, ns, dirs, 0, false, loadBalancing...), twinleafBoard(t, l, ns, dirs, 1, loadBalancing...))
+	})
+}
+
+// haMixedLB is a load-balancing pair's life with real clients, whoever
+// runs each board; the primary is the one killed.
+func haMixedLB(t *testing.T, l *Lab, primary, secondary haBoard) {
+	t.Helper()
+	secondary.start()
+	primary.start()
+	primary.waitState(t, l, "load-balancing")
+	secondary.waitState(t, l, "load-balancing")
+
+	c1 := NewClient(t, l, "udhcpc", "b1", "02:00:00:00:7b:01")
+	c1.Start()
+	ip1 := c1.Bound().IP
+	if !inPool(t, ip1, poolFirst, poolLast) {
+		t.Fatalf("client got %q, want a pool address", ip1)
+	}
+	primary.holds(t, l, ip1, c1.MAC) // whichever served it, the ACK waited for the other
+	secondary.holds(t, l, ip1, c1.MAC)
+
+	primary.kill()
+	secondary.waitState(t, l, "partner-down")
+	c2 := NewClient(t, l, "dhclient", "b2", "02:00:00:00:7b:02")
+	ip2 := servesAfterFailover(t, l, secondary.haNode, c1, c2, ip1)
+
+	primary.start()
+	primary.waitState(t, l, "load-balancing")
+	secondary.waitState(t, l, "load-balancing")
+	got1, got2 := primary.leases(t, l), secondary.leases(t, l)
+	if len(got1) != 2 || !mapsEqual(got1, got2) {
+		t.Fatalf("after the resync the primary holds %v and the secondary %v; want the same two leases", got1, got2)
+	}
+	primary.holds(t, l, ip2, c2.MAC)
 }
 
 // startKeaStandby runs Kea 2.2 as the home pair's standby (server2) in
