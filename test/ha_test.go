@@ -422,11 +422,7 @@ func keaHABoard(t *testing.T, l *Lab, ns, dirs [2]string, i int, listener bool, 
 // twinleaf finds the partner's release before it sends a lease update, so
 // a RELEASE reaches Kea 2.2 as lease4-del.
 func TestHAWithKea(t *testing.T) {
-	for _, bin := range []string{"/usr/sbin/kea-dhcp4", "/usr/sbin/kea-ctrl-agent"} {
-		if _, err := os.Stat(bin); err != nil {
-			t.Skipf("%s not installed", bin)
-		}
-	}
+	needKeaHA(t)
 	t.Run("twinleaf primary", func(t *testing.T) {
 		l, ns, dirs := haLab(t)
 		haMixed(t, l, twinleafBoard(t, l, ns, dirs, 0), keaHABoard(t, l, ns, dirs, 1, false))
@@ -452,39 +448,14 @@ func TestHAWithKea(t *testing.T) {
 // standby, and the next client is served.
 func haMixed(t *testing.T, l *Lab, primary, standby haBoard) {
 	t.Helper()
-	standby.start()
-	primary.start()
-	primary.waitState(t, l, "hot-standby")
-	standby.waitState(t, l, "hot-standby")
-
-	c1 := NewClient(t, l, "udhcpc", "k1", "02:00:00:00:7d:01")
-	c1.Start()
-	ip1 := c1.Bound().IP
-	if !inPool(t, ip1, poolFirst, poolLast) {
-		t.Fatalf("client got %q, want a pool address", ip1)
-	}
-	primary.holds(t, l, ip1, c1.MAC)
-	standby.holds(t, l, ip1, c1.MAC) // the ACK waited for the standby
+	c1, ip1 := mixedStart(t, l, primary, standby, "hot-standby", "k1", "02:00:00:00:7d:01")
 	// Kea offers no batches, so twinleaf sent it none (Kea would refuse one).
 	for _, b := range []haBoard{primary, standby} {
 		if s, err := b.servers(l); err != nil || s.Remote.Twinleaf != nil {
 			t.Fatalf("%s agreed to batch lease updates with Kea: %+v, %v", b.addr, s.Remote.Twinleaf, err)
 		}
 	}
-
-	primary.kill()
-	standby.waitState(t, l, "partner-down")
-	c2 := NewClient(t, l, "dhclient", "k2", "02:00:00:00:7d:02")
-	ip2 := servesAfterFailover(t, l, standby.haNode, c1, c2, ip1)
-
-	primary.start()
-	primary.waitState(t, l, "hot-standby")
-	standby.waitState(t, l, "hot-standby")
-	got1, got2 := primary.leases(t, l), standby.leases(t, l)
-	if len(got1) != 2 || !mapsEqual(got1, got2) {
-		t.Fatalf("after the resync the primary holds %v and the standby %v; want the same two leases", got1, got2)
-	}
-	primary.holds(t, l, ip2, c2.MAC)
+	mixedFailover(t, l, primary, standby, "hot-standby", c1, ip1, "k2", "02:00:00:00:7d:02")
 
 	// twinleaf keeps a released lease (state 3, Kea 3.x's affinity) and
 	// must send Kea 2.2 lease4-del, as 2.2's own release does; a Kea 2.2
@@ -510,22 +481,29 @@ func haMixed(t *testing.T, l *Lab, primary, standby haBoard) {
 	}
 }
 
+// needKeaHA skips a test that pairs twinleaf with Kea 2.2 when Debian's
+// kea-dhcp4-server (with its control agent) is not installed.
+func needKeaHA(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{"/usr/sbin/kea-dhcp4", "/usr/sbin/kea-ctrl-agent"} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+}
+
 // loadBalancing turns the pair's hot-standby relationship into a
 // load-balancing one, in twinleaf's and Kea's configs alike.
 var loadBalancing = [][2]string{{`"mode": "hot-standby"`, `"mode": "load-balancing"`}, {`"role": "standby"`, `"role": "secondary"`}}
 
 // TestHAWithKeaLoadBalancing pairs twinleaf with Kea 2.2 in
 // load-balancing, both ways round: both reach load-balancing, both hold
-// the lease a real client gets from either, the secondary or the primary
-// left alone reaches partner-down and serves a new and a renewing client,
-// and once the other board is back both return to load-balancing with the
-// same lease set.
+// the lease a real client gets from either, the secondary left alone
+// reaches partner-down and serves a new and a renewing client, and once
+// the primary is back both return to load-balancing with the same lease
+// set.
 func TestHAWithKeaLoadBalancing(t *testing.T) {
-	for _, bin := range []string{"/usr/sbin/kea-dhcp4", "/usr/sbin/kea-ctrl-agent"} {
-		if _, err := os.Stat(bin); err != nil {
-			t.Skipf("%s not installed", bin)
-		}
-	}
+	needKeaHA(t)
 	t.Run("twinleaf primary", func(t *testing.T) {
 		l, ns, dirs := haLab(t)
 		haMixedLB(t, l, twinleafBoard(t, l, ns, dirs, 0, loadBalancing...), keaHABoard(t, l, ns, dirs, 1, false, loadBalancing...))
@@ -540,33 +518,65 @@ func TestHAWithKeaLoadBalancing(t *testing.T) {
 // runs each board; the primary is the one killed.
 func haMixedLB(t *testing.T, l *Lab, primary, secondary haBoard) {
 	t.Helper()
-	secondary.start()
+	c1, ip1 := mixedStart(t, l, primary, secondary, "load-balancing", "b1", "02:00:00:00:7b:01")
+	mixedFailover(t, l, primary, secondary, "load-balancing", c1, ip1, "b2", "02:00:00:00:7b:02")
+}
+
+// mixedStart starts both boards, waits until both are in the normal
+// state, and has a real client (udhcpc, in namespace name, with mac) get
+// a pool address that both boards hold: whichever served it, the ACK
+// waited for the other's update.
+func mixedStart(t *testing.T, l *Lab, primary, other haBoard, normal, name, mac string) (*Client, string) {
+	t.Helper()
+	other.start()
 	primary.start()
-	primary.waitState(t, l, "load-balancing")
-	secondary.waitState(t, l, "load-balancing")
+	primary.waitState(t, l, normal)
+	other.waitState(t, l, normal)
+	return boundOnBoth(t, l, primary.haNode, other.haNode, name, mac)
+}
 
-	c1 := NewClient(t, l, "udhcpc", "b1", "02:00:00:00:7b:01")
-	c1.Start()
-	ip1 := c1.Bound().IP
-	if !inPool(t, ip1, poolFirst, poolLast) {
-		t.Fatalf("client got %q, want a pool address", ip1)
+// boundOnBoth has a real client (udhcpc, in namespace name, with mac) get
+// a pool address, and checks that both servers hold its lease.
+func boundOnBoth(t *testing.T, l *Lab, a, b haNode, name, mac string) (*Client, string) {
+	t.Helper()
+	c := NewClient(t, l, "udhcpc", name, mac)
+	c.Start()
+	ip := c.Bound().IP
+	if !inPool(t, ip, poolFirst, poolLast) {
+		t.Fatalf("client got %q, want a pool address", ip)
 	}
-	primary.holds(t, l, ip1, c1.MAC) // whichever served it, the ACK waited for the other
-	secondary.holds(t, l, ip1, c1.MAC)
+	a.holds(t, l, ip, c.MAC)
+	b.holds(t, l, ip, c.MAC)
+	return c, ip
+}
 
+// mixedFailover kills the primary: the other board reaches partner-down
+// and serves a new client (dhclient, in namespace name, with mac) and the
+// renewing c1. The primary restarts, syncs, and both return to the
+// normal state holding the same two leases.
+func mixedFailover(t *testing.T, l *Lab, primary, other haBoard, normal string, c1 *Client, ip1, name, mac string) {
+	t.Helper()
 	primary.kill()
-	secondary.waitState(t, l, "partner-down")
-	c2 := NewClient(t, l, "dhclient", "b2", "02:00:00:00:7b:02")
-	ip2 := servesAfterFailover(t, l, secondary.haNode, c1, c2, ip1)
+	other.waitState(t, l, "partner-down")
+	c2 := NewClient(t, l, "dhclient", name, mac)
+	ip2 := servesAfterFailover(t, l, other.haNode, c1, c2, ip1)
 
 	primary.start()
-	primary.waitState(t, l, "load-balancing")
-	secondary.waitState(t, l, "load-balancing")
-	got1, got2 := primary.leases(t, l), secondary.leases(t, l)
+	resynced(t, l, primary.haNode, other.haNode, normal, ip2, c2.MAC)
+}
+
+// resynced waits until a restarted primary and its partner are both in
+// the normal state again, and checks that they hold the same two leases,
+// the second client's (ip2, mac2) among them.
+func resynced(t *testing.T, l *Lab, primary, other haNode, normal, ip2, mac2 string) {
+	t.Helper()
+	primary.waitState(t, l, normal)
+	other.waitState(t, l, normal)
+	got1, got2 := primary.leases(t, l), other.leases(t, l)
 	if len(got1) != 2 || !mapsEqual(got1, got2) {
-		t.Fatalf("after the resync the primary holds %v and the secondary %v; want the same two leases", got1, got2)
+		t.Fatalf("after the resync the primary holds %v and its partner %v; want the same two leases", got1, got2)
 	}
-	primary.holds(t, l, ip2, c2.MAC)
+	primary.holds(t, l, ip2, mac2)
 }
 
 // startKeaStandby runs Kea 2.2 as the home pair's standby (server2) in
@@ -671,15 +681,8 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string, no
 	primary.waitState(t, l, normal)
 	standby.waitState(t, l, normal)
 
-	c1 := NewClient(t, l, "udhcpc", "h1", "02:00:00:00:7a:01")
-	c1.Start()
-	ip1 := c1.Bound().IP
-	if !inPool(t, ip1, poolFirst, poolLast) {
-		t.Fatalf("client got %q, want a pool address", ip1)
-	}
 	// The ACK left only after the partner acknowledged the update.
-	primary.holds(t, l, ip1, c1.MAC)
-	standby.holds(t, l, ip1, c1.MAC)
+	c1, ip1 := boundOnBoth(t, l, primary, standby, "h1", "02:00:00:00:7a:01")
 	usedBatches(t, l, nodes)
 
 	s1.cmd.Process.Kill() // SIGKILL: `ip netns exec` execs the server
@@ -690,13 +693,7 @@ func haFailover(t *testing.T, l *Lab, nodes [2]haNode, dirs, confs [2]string, no
 	ip2 := servesAfterFailover(t, l, standby, c1, c2, ip1)
 
 	StartServer(t, l, primary.ns, dirs[0], confs[0])
-	primary.waitState(t, l, normal)
-	standby.waitState(t, l, normal)
-	got1, got2 := primary.leases(t, l), standby.leases(t, l)
-	if len(got1) != 2 || !mapsEqual(got1, got2) {
-		t.Fatalf("after the resync the primary holds %v and the standby %v; want the same two leases", got1, got2)
-	}
-	primary.holds(t, l, ip2, c2.MAC)
+	resynced(t, l, primary, standby, normal, ip2, c2.MAC)
 }
 
 // usedBatches checks that two twinleaf servers agreed to batch their lease
