@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,7 +34,7 @@ type haService struct {
 	// backups are the backup peers; their updates are waited for only
 	// with wait-backup-ack, else sent in the background, at most
 	// backupLimit transactions at a time.
-	backups       []*backupPeer
+	backups       []*ha.BackupPeer
 	waitBackupAck bool
 	backupSlots   chan struct{}
 	log           hclog.Logger
@@ -63,7 +62,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 			// A backup sends nothing and has no partner.
 		case p.Role == "backup":
 			if h.SendLeaseUpdates {
-				s.backups = append(s.backups, &backupPeer{name: p.Name})
+				s.backups = append(s.backups, &ha.BackupPeer{Name: p.Name, Log: s.log})
 			}
 		default:
 			partner = p
@@ -89,6 +88,9 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 		}
 		s.transport = t
 		cfg.Transport = t
+		for _, b := range s.backups {
+			b.Transport = t
+		}
 	}
 	if partner != nil {
 		t := s.transport
@@ -210,80 +212,11 @@ func (s *haService) toBackups(changes []lease.Change) error {
 func (s *haService) sendBackups(changes []lease.Change) error {
 	var errs []error
 	for _, b := range s.backups {
-		if err := s.sendBackup(b, changes); err != nil {
+		if err := b.Send(s.life, changes); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// sendBackup sends the updates for changes to backup b. A failure makes
-// b's release unknown again: the board may come back as another release.
-func (s *haService) sendBackup(b *backupPeer, changes []lease.Change) error {
-	v, err := b.version(s.life, s)
-	if err != nil {
-		return fmt.Errorf("ha: lease updates to backup %s: %w", b.name, err)
-	}
-	for _, c := range ha.UpdateCommands(v, changes) {
-		body, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("ha: encoding %s: %w", c.Command, err)
-		}
-		raw, err := s.transport.Call(s.life, b.name, body)
-		if err == nil {
-			var a ha.Answer
-			if a, err = ha.ParseAnswer(raw); err == nil && a.Result != ctrl.ResultSuccess && a.Result != ctrl.ResultEmpty {
-				err = a.Err()
-			}
-		}
-		if err != nil {
-			b.forget()
-			return fmt.Errorf("ha: %s to backup %s: %w", c.Command, b.name, err)
-		}
-	}
-	return nil
-}
-
-// backupPeer is a backup and the wire form of its lease updates, which
-// its release decides as the partner's does (a Kea 2.x backup refuses
-// 3.x's released-lease update). It is learnt with ha.Identify before the
-// first update, and again after a failed one.
-type backupPeer struct {
-	name  string
-	mu    sync.Mutex
-	ver   ha.Version
-	known bool
-}
-
-// version is b's wire form, identifying b first if needed.
-func (b *backupPeer) version(ctx context.Context, s *haService) (ha.Version, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.known {
-		return b.ver, nil
-	}
-	p, err := ha.Identify(ctx, s.transport, b.name)
-	if err != nil {
-		return 0, fmt.Errorf("cannot tell which Kea release it runs: %w", err)
-	}
-	b.ver, b.known = p.Version, true
-	s.log.Info(fmt.Sprintf("HA_BACKUP_VERSION backup %s runs %s: lease updates use %s form", b.name, p.Text, formName(p.Version)))
-	return b.ver, nil
-}
-
-// forget makes b's release unknown, after a failed update.
-func (b *backupPeer) forget() {
-	b.mu.Lock()
-	b.known = false
-	b.mu.Unlock()
-}
-
-// formName names a wire form for the log.
-func formName(v ha.Version) string {
-	if v == ha.Kea22 {
-		return "Kea 2.2's"
-	}
-	return "Kea 3.x's"
 }
 
 // identify is the machine's Identify: the partner's release decides the
@@ -296,7 +229,7 @@ func (s *haService) identify(ctx context.Context) (ha.Partner, error) {
 	if err != nil {
 		return p, err
 	}
-	form := formName(p.Version)
+	form := p.Version.Form()
 	how := "one command per update, as Kea sends them"
 	if p.Batch >= ha.BatchProtocol {
 		how = fmt.Sprintf("in %s requests (batch protocol %d offered, %d used)", ha.BatchCommand, p.Batch, ha.BatchProtocol)

@@ -215,7 +215,7 @@ func TestBackupForms(t *testing.T) {
 	}
 	t.Cleanup(tr.Close)
 	s := &haService{transport: tr, life: context.Background(), log: hclog.NewNullLogger(),
-		backups: []*backupPeer{{name: "server3"}, {name: "server4"}}}
+		backups: []*ha.BackupPeer{{Name: "server3", Transport: tr}, {Name: "server4", Transport: tr}}}
 	released := []lease.Change{{New: &lease.Lease{Addr: netip.MustParseAddr("192.0.2.100"),
 		HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}, SubnetID: 1, ValidLft: 3600, State: lease.StateReleased}}}
 

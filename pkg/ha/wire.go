@@ -22,6 +22,14 @@ const (
 	Kea22
 )
 
+// Form names the wire form for the log.
+func (v Version) Form() string {
+	if v == Kea22 {
+		return "Kea 2.2's"
+	}
+	return "Kea 3.x's"
+}
+
 // Kea's remote-partner origin for dhcp-disable/dhcp-enable in 3.x
 // (2000 + relationship index; twinleaf has one relationship).
 const partnerOrigin = 2000
