@@ -32,12 +32,12 @@ const maxUnconfirmed = 1 << 16
 func (u *unconfirmed) add(changes []lease.Change) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.addrs == nil {
+		u.addrs = map[netip.Addr]struct{}{}
+	}
 	for _, c := range changes {
 		if len(u.addrs) >= maxUnconfirmed {
 			break
-		}
-		if u.addrs == nil {
-			u.addrs = map[netip.Addr]struct{}{}
 		}
 		u.addrs[changeAddr(c)] = struct{}{}
 	}
