@@ -5,9 +5,13 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twinleaf/twinleaf/pkg/ha"
 )
 
 // haConflictCounters reads the lease update conflict counters from the
@@ -168,4 +172,112 @@ func TestHAConflictPartnerRefuses(t *testing.T) {
 			t.Errorf("conflicting updates caused %s", bad)
 		}
 	}
+}
+
+// macInScope returns a MAC address, 02:00:00:00:<b>:<n>, whose client
+// hashes to the load-balancing scope of peer index scope (0 the primary,
+// 1 the secondary) whether the client sends its MAC as client-id
+// (udhcpc) or not.
+func macInScope(b byte, scope int) string {
+	for n := 0; n < 256; n++ {
+		hw := []byte{2, 0, 0, 0, b, byte(n)}
+		cid := append([]byte{1}, hw...)
+		if int(ha.LoadBalanceHash(hw))%2 == scope && int(ha.LoadBalanceHash(cid))%2 == scope {
+			return net.HardwareAddr(hw).String()
+		}
+	}
+	panic("no MAC in scope")
+}
+
+// TestHALoadBalancingConflict: a load-balancing twinleaf pair sharing one
+// pool (unsplit, as Kea's documentation warns against) where both servers
+// give one address to their own clients. The secondary gave 192.0.2.150
+// to a client of its scope two minutes ago (added on it alone, so the
+// primary does not know); a real client of the primary's scope then asks
+// the primary for that address. The secondary refuses the primary's
+// update and keeps its earlier lease, the primary holds back the ACK and
+// takes the secondary's lease, and the client is moved to another address
+// before it is ever bound to 192.0.2.150. Both servers end with the same
+// two leases, count the conflict in status-get and stay in
+// load-balancing. Both warn at start-up that the pool is shared.
+func TestHALoadBalancingConflict(t *testing.T) {
+	l, ns, dirs := haLab(t)
+	var nodes [2]haNode
+	var out [2]*Server
+	for i, addr := range []string{haPrimary, haStandby} {
+		name := fmt.Sprintf("home-server%d.conf", i+1)
+		conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), "lbc-"+name, dirs[i],
+			append([][2]string{{"enp0s8", "eth0"}, {"192.168.1.", "192.0.2."}}, loadBalancing...)...)
+		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
+		out[i] = StartServer(t, l, ns[i], dirs[i], conf)
+	}
+	primary, secondary := nodes[0], nodes[1]
+	primary.waitState(t, l, "load-balancing")
+	secondary.waitState(t, l, "load-balancing")
+	for i, s := range out {
+		if !strings.Contains(s.Output(), "pool 192.0.2.100-192.0.2.199 is open to both servers of load-balancing relationship") {
+			t.Errorf("server%d did not warn that its pool is shared", i+1)
+		}
+	}
+
+	const contested = "192.0.2.150"
+	theirs, mine := macInScope(0x7d, 1), macInScope(0x7d, 0)
+	add := map[string]any{"ip-address": contested, "hw-address": theirs, "valid-lft": 3600,
+		"expire": time.Now().Add(time.Hour - 2*time.Minute).Unix()}
+	if a, err := secondary.command(l, "lease4-add", add); err != nil || a.Result != 0 {
+		t.Fatalf("lease4-add on the secondary: %+v, %v", a, err)
+	}
+	if got := primary.leases(t, l); len(got) != 0 {
+		t.Fatalf("the primary holds %v before any client; want nothing", got)
+	}
+
+	c := NewClient(t, l, "udhcpc", "lbc", mine)
+	c.Start("-r", contested)
+	got := c.Bound().IP
+	if got == "" || got == contested {
+		t.Fatalf("the client was bound to %q; want an address other than the secondary's %s", got, contested)
+	}
+	for _, n := range nodes {
+		n.holds(t, l, contested, theirs)
+		n.holds(t, l, got, mine)
+	}
+	if l1, l2 := primary.leases(t, l), secondary.leases(t, l); !mapsEqual(l1, l2) || len(l1) != 2 {
+		t.Errorf("the primary holds %v and the secondary %v; want the same two leases", l1, l2)
+	}
+	if kept := haLBConflicts(t, l, secondary, "local", "lease-update-conflicts-kept"); kept != 1 {
+		t.Errorf("the secondary's lease-update-conflicts-kept is %d, want 1", kept)
+	}
+	if lost := haLBConflicts(t, l, primary, "remote", "lease-update-conflicts-lost"); lost != 1 {
+		t.Errorf("the primary's lease-update-conflicts-lost is %d, want 1", lost)
+	}
+	for i, line := range []string{"HA_LEASE_UPDATE_CONFLICT_LOST server1: lease update lease4-update", "HA_LEASE_UPDATE_CONFLICT_KEPT server2: lease update from server1 gives " + contested} {
+		if !strings.Contains(out[i].Output(), line) {
+			t.Errorf("server%d's log lacks %q", i+1, line)
+		}
+	}
+	for _, n := range nodes {
+		if st, err := n.state(l); err != nil || st != "load-balancing" {
+			t.Errorf("%s is in %q (%v) after the conflict, want load-balancing", n.addr, st, err)
+		}
+	}
+}
+
+// haLBConflicts reads one counter of status-get's local or remote HA
+// server object; absent reads 0.
+func haLBConflicts(t *testing.T, l *Lab, n haNode, server, key string) uint64 {
+	t.Helper()
+	a, err := n.command(l, "status-get", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		HA []struct {
+			Servers map[string]map[string]any `json:"ha-servers"`
+		} `json:"high-availability"`
+	}
+	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
+		t.Fatalf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
+	}
+	v, _ := st.HA[0].Servers[server][key].(float64)
+	return uint64(v)
 }

@@ -134,6 +134,9 @@ func (d *service) registerCommands(eng *dhcp4.Engine) {
 		// The partner's updates win over a disagreeing local lease; HA
 		// counts and logs each (status-get's lease-update-conflicts-resolved).
 		deps.Conflict = d.ha.m.ConflictResolved
+		// Except, in load-balancing between two twinleaf servers, an
+		// address this server gave its own client first (KeepLocal).
+		deps.Keep = d.ha.m.KeepLocal
 	}
 	cmds, err := leasecmds.New(deps)
 	if err == nil {

@@ -81,6 +81,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 	if d.haClock != nil {
 		cfg.Now, cfg.ClockSynced = d.haClock.Now, d.haClock.Synced
 	}
+	cfg.Adopt = func(l *lease.Lease) { go s.adopt(ctx, syncStore{d}, l) }
 	if len(s.backups) > 0 || partner != nil {
 		t, err := ha.NewHTTPTransport(h)
 		if err != nil {
@@ -115,9 +116,20 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 	s.m = m
 	if s.backlog != nil {
 		s.backlog.Conflict = m.UpdateConflict
+		s.backlog.Lost = m.BacklogConflictLost
 		s.batcher = ha.NewBatcher(m, s.transport, partner.Name, ha.BatchConns(h))
 	}
 	return s, nil
+}
+
+// adopt stores l, a lease the partner kept in a load-balancing conflict
+// this server lost, over what the address holds now. It runs on its own:
+// the lost update's reply is still held while the machine asks for it.
+func (s *haService) adopt(ctx context.Context, st syncStore, l *lease.Lease) {
+	cur, _ := st.Get(l.Addr)
+	if err := st.Commit(ctx, cur, l); err != nil {
+		s.log.Error(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT_LOST taking the partner's lease %s failed: %v", l.Addr, err))
+	}
 }
 
 // close drops the kept-alive connections to the partner.

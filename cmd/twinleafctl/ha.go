@@ -76,6 +76,11 @@ type haServer struct {
 	Conflicts      uint64 `json:"lease-update-conflicts"`
 	ConflictsFixed uint64 `json:"lease-update-conflicts-fixed-by-retry"`
 	Resolved       uint64 `json:"lease-update-conflicts-resolved"`
+	// Load-balancing conflicts between two twinleaf servers: partner
+	// updates refused for this server's earlier lease (local), and this
+	// server's refused so by the partner (remote).
+	Kept uint64 `json:"lease-update-conflicts-kept"`
+	Lost uint64 `json:"lease-update-conflicts-lost"`
 }
 
 // haStatus is status-get's high-availability entry (the first
@@ -156,6 +161,9 @@ func printHAStatus(w io.Writer, st haStatus) {
 	if r.Conflicts > 0 || l.Resolved > 0 {
 		fmt.Fprintf(w, "lease update conflicts: %d refused by the partner (%d fixed by a retry), %d of the partner's applied here over a local lease\n",
 			r.Conflicts, r.ConflictsFixed, l.Resolved)
+	}
+	if l.Kept > 0 || r.Lost > 0 {
+		fmt.Fprintf(w, "load-balancing conflicts: %d addresses kept here for an earlier lease, %d given up to the partner's earlier lease\n", l.Kept, r.Lost)
 	}
 }
 

@@ -73,6 +73,15 @@ last contact: 3s ago
 communication: ok
 lease update conflicts: 3 refused by the partner (2 fixed by a retry), 4 of the partner's applied here over a local lease
 `},
+		{"load-balancing conflicts", strings.Replace(strings.Replace(haPair, `"clock-skew": 1`, `"clock-skew": 0, "lease-update-conflicts-lost": 2`, 1),
+			`"system-time": "2026-11-27 03:00:00"`, `"system-time": "2026-11-27 03:00:00", "lease-update-conflicts-kept": 1`, 1), `mode: hot-standby
+             SERVER   ROLE     STATE        SCOPES
+this server  server2  standby  waiting      -
+partner      server1  primary  hot-standby  server1
+last contact: 3s ago
+communication: ok
+load-balancing conflicts: 1 addresses kept here for an earlier lease, 2 given up to the partner's earlier lease
+`},
 		{"no partner", haBackup, `mode: passive-backup
              SERVER   ROLE     STATE    SCOPES
 this server  server2  standby  waiting  -

@@ -3,10 +3,12 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -676,6 +678,65 @@ func TestMaxRejectedPos(t *testing.T) {
 			h := c.Dhcp4.HA[0]
 			if h.MaxRejectedLeaseUpdates != tt.value || h.MaxRejectedPos.Line != tt.line || (tt.line != 0) != (h.MaxRejectedPos.File == "home.conf") {
 				t.Errorf("max-rejected-lease-updates %d at %+v, want %d at line %d", h.MaxRejectedLeaseUpdates, h.MaxRejectedPos, tt.value, tt.line)
+			}
+		})
+	}
+}
+
+// A load-balancing pair's pools must be split by scope class, as Kea's
+// documentation asks; a pool open to both servers draws a warning at its
+// position, and hot-standby needs no split.
+func TestSharedPools(t *testing.T) {
+	conf := func(mode, subnet string) string {
+		return `{"Dhcp4": {"hooks-libraries": [{"library": "libdhcp_lease_cmds.so"},
+  {"library": "libdhcp_ha.so", "parameters": {"high-availability": [{"this-server-name": "server1", "mode": "` + mode + `",
+    "peers": [{"name": "server1", "url": "http://127.0.0.1:8001/", "role": "primary"},
+      {"name": "server2", "url": "http://127.0.0.2:8001/", "role": "` + map[string]string{"load-balancing": "secondary", "hot-standby": "standby"}[mode] + `"},
+      {"name": "server3", "url": "http://127.0.0.3:8001/", "role": "backup"}]}]}}],
+"subnet4": [{"id": 1, "subnet": "192.0.2.0/24", ` + subnet + `}]}}`
+	}
+	pools := func(classes ...string) string {
+		var s []string
+		for i, c := range classes {
+			p := fmt.Sprintf(`{"pool": "192.0.2.%d-192.0.2.%d"`, 10*i+10, 10*i+19)
+			if c != "" {
+				p += `, "client-class": "` + c + `"`
+			}
+			s = append(s, p+"}")
+		}
+		return `"pools": [` + strings.Join(s, ",\n") + `]`
+	}
+	tests := []struct {
+		name, mode, subnet string
+		want               []string // warned pools' paths
+	}{
+		{"split", "load-balancing", pools("HA_server1", "HA_server2"), nil},
+		{"unsplit", "load-balancing", pools("", "HA_server2"), []string{"Dhcp4/subnet4[0]/pools[0]"}},
+		{"a backup's class splits nothing", "load-balancing", pools("HA_server3"), []string{"Dhcp4/subnet4[0]/pools[0]"}},
+		{"another class", "load-balancing", pools("HA_server1", "KNOWN"), []string{"Dhcp4/subnet4[0]/pools[1]"}},
+		{"both scopes in one pool (3.x list)", "load-balancing", `"pools": [{"pool": "192.0.2.10-192.0.2.19", "client-classes": ["HA_server1", "HA_server2"]}]`, []string{"Dhcp4/subnet4[0]/pools[0]"}},
+		{"split by subnet (2.2 form)", "load-balancing", `"client-class": "HA_server2", ` + pools(""), nil},
+		{"split by subnet (3.x form)", "load-balancing", `"client-classes": ["HA_server1"], ` + pools(""), nil},
+		{"hot-standby needs no split", "hot-standby", pools(""), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("lb.conf", []byte(conf(tt.mode, tt.subnet)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range c.Warnings {
+				if !strings.Contains(w.Msg, "open to both servers") {
+					continue
+				}
+				got = append(got, w.Path)
+				if w.File != "lb.conf" || w.Line < 6 || !strings.Contains(w.Msg, `"client-class" "HA_server1" or "HA_server2"`) {
+					t.Errorf("warning %s", w)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("warned pools %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -8,6 +8,11 @@ import (
 	"strings"
 )
 
+// ScopeClass is the client class Kea's HA puts a query in: HA_ and the
+// name of the server whose scope the query belongs to. Pools and subnets
+// restricted to these classes split a load-balanced pair's addresses.
+func ScopeClass(server string) string { return "HA_" + server }
+
 // HA is one high-availability relationship of libdhcp_ha.so, with Kea's
 // defaults.
 type HA struct {

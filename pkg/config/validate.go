@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 )
 
 // validate makes the checks Kea makes across keys, and assigns subnet ids
@@ -43,6 +45,9 @@ func validate(d *dec, c *Dhcp4) {
 		d.checkHAListener(c, &c.HA[i])
 	}
 	d.checkRelationships(c.HA)
+	for _, h := range c.HA {
+		d.checkSharedPools(h, c.Subnets)
+	}
 	if len(c.HA) > 0 && !c.LeaseCmds {
 		d.errs = append(d.errs, &Error{Pos: c.HA[0].Pos, Path: "Dhcp4/hooks-libraries",
 			Msg: "libdhcp_ha.so needs libdhcp_lease_cmds.so loaded too: the partner's lease updates arrive as lease commands"})
@@ -232,4 +237,54 @@ func (d *dec) checkInterfaces(sn *SharedNetwork) {
 		}
 		first = s
 	}
+}
+
+// checkSharedPools warns of the pools both servers of a load-balancing
+// pair allocate from: those restricted neither by their own classes nor
+// by their subnet's to one server's scope class (ScopeClass). Kea's
+// documentation asks such pairs to split their pools this way, since two
+// servers serving at once from one pool can give an address to two
+// clients, but Kea does not check it. In the other modes one server
+// allocates at a time.
+func (d *dec) checkSharedPools(h HA, subnets []*Subnet) {
+	if h.Mode != "load-balancing" {
+		return
+	}
+	var names []string
+	for _, p := range h.Peers {
+		if p.Role != "backup" {
+			names = append(names, fmt.Sprintf("%q", ScopeClass(p.Name)))
+		}
+	}
+	for _, s := range subnets {
+		sub := s.ClientClasses
+		if s.ClientClass != "" {
+			sub = []string{s.ClientClass}
+		}
+		for _, p := range s.Pools {
+			if oneScope(h, p.ClientClasses) || oneScope(h, sub) {
+				continue
+			}
+			d.warnf(p.Pos, p.path, "pool %s-%s is open to both servers of load-balancing relationship %q, so both may give one address to two clients at once; "+
+				"split it between the servers with \"client-class\" %s, as Kea's documentation asks (between two twinleaf servers the earlier lease keeps the address "+
+				"and the other client is refused on its next request)", p.First, p.Last, h.ThisServerName, strings.Join(names, " or "))
+		}
+	}
+}
+
+// oneScope reports whether classes let in the clients of one active
+// peer's scope only: each class named is that peer's scope class.
+func oneScope(h HA, classes []string) bool {
+	if len(classes) == 0 {
+		return false
+	}
+	var scope string
+	for _, c := range classes {
+		i := slices.IndexFunc(h.Peers, func(p Peer) bool { return p.Role != "backup" && ScopeClass(p.Name) == c })
+		if i < 0 || (scope != "" && scope != h.Peers[i].Name) {
+			return false
+		}
+		scope = h.Peers[i].Name
+	}
+	return true
 }

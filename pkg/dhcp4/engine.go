@@ -55,8 +55,10 @@ type Deps struct {
 	Rand rand.Source
 	// InScope is the HA scope filter (Kea's buffer4_receive callout): a
 	// query it rejects is dropped counting only pkt4-received, as Kea
-	// does. Nil serves every query.
-	InScope func(*dhcpv4.DHCPv4) bool
+	// does. The class it names (HA_<server>) is added to the client's
+	// classes before subnet selection, so pools and subnets can be split
+	// between a load-balanced pair as in Kea. Nil serves every query.
+	InScope func(*dhcpv4.DHCPv4) (class string, in bool)
 	// Unconfirmed reports whether the HA partner may lack the stored
 	// lease at an address (its last update failed). Such a lease is
 	// renewed, never reused from the cache, so the renewal goes to the
@@ -110,7 +112,7 @@ type Engine struct {
 	store Store
 	stats Stats
 	now   func() time.Time
-	scope func(*dhcpv4.DHCPv4) bool
+	scope func(*dhcpv4.DHCPv4) (string, bool)
 	// unconfirmed is Deps.Unconfirmed.
 	unconfirmed func(netip.Addr) bool
 	// global indexes the global reservations.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -951,7 +952,7 @@ func TestInitStats(t *testing.T) {
 func TestInScope(t *testing.T) {
 	h := &harness{t: t, store: newMemStore(), stats: &counters{m: make(map[string]int64)}, now: t0}
 	e, err := NewEngine(testNetwork(), Deps{Store: h.store, Stats: h.stats, Now: func() time.Time { return h.now },
-		InScope: func(p *dhcpv4.DHCPv4) bool { return !bytes.Equal(p.ClientHWAddr, macB) }})
+		InScope: func(p *dhcpv4.DHCPv4) (string, bool) { return "HA_server1", !bytes.Equal(p.ClientHWAddr, macB) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1024,6 +1025,48 @@ func TestBuiltinClasses(t *testing.T) {
 				t.Errorf("option 42 sent = %v, want %v", ok, tt.opt42)
 			}
 		})
+	}
+}
+
+// The HA scope class splits a load-balanced pair's pools, as Kea's
+// documented configuration does: each client gets an address from the
+// pool of the server whose scope it hashes to, whichever server answers.
+func TestHAScopeClassPools(t *testing.T) {
+	n := testNetwork()
+	n.Subnets[0].Pools = []*Pool{
+		{First: netip.MustParseAddr("192.0.2.100"), Last: netip.MustParseAddr("192.0.2.109"), ClientClasses: []string{"HA_server1"}},
+		{First: netip.MustParseAddr("192.0.2.110"), Last: netip.MustParseAddr("192.0.2.119"), ID: 1, ClientClasses: []string{"HA_server2"}},
+	}
+	scope := map[string]string{macA.String(): "HA_server1", macB.String(): "HA_server2"}
+	h := &harness{t: t, store: newMemStore(), stats: &counters{m: make(map[string]int64)}, now: t0}
+	e, err := NewEngine(n, Deps{Store: h.store, Stats: h.stats, Now: func() time.Time { return h.now },
+		InScope: func(p *dhcpv4.DHCPv4) (string, bool) { return scope[p.ClientHWAddr.String()], true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mac, prefix := range map[string]string{macA.String(): "192.0.2.10", macB.String(): "192.0.2.11"} {
+		hw, _ := net.ParseMAC(mac)
+		r := e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, hw))).Reply
+		if r == nil {
+			t.Fatalf("%s (%s): no offer", mac, scope[mac])
+		}
+		if got := addr4(r.YourIPAddr).String(); !strings.HasPrefix(got, prefix) || len(got) != len(prefix)+1 {
+			t.Errorf("%s (%s) offered %s, want %sX", mac, scope[mac], got, prefix)
+		}
+	}
+	// A subnet restricted to one scope's class takes only its clients.
+	n = testNetwork()
+	n.Subnets[0].ClientClasses = []string{"HA_server2"}
+	e, err = NewEngine(n, Deps{Store: newMemStore(), Now: func() time.Time { return t0 },
+		InScope: func(p *dhcpv4.DHCPv4) (string, bool) { return scope[p.ClientHWAddr.String()], true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macA))).Reply; r != nil {
+		t.Errorf("HA_server1 client offered %s from an HA_server2 subnet", r.YourIPAddr)
+	}
+	if r := e.Handle(direct(pkt(dhcpv4.MessageTypeDiscover, macB))).Reply; r == nil {
+		t.Error("HA_server2 client not offered an address from its subnet")
 	}
 }
 

@@ -54,9 +54,12 @@ type query struct {
 
 	subnet  *Subnet
 	classes classSet
-	// classBuf backs classes for the usual few (ALL, KNOWN or UNKNOWN,
-	// a vendor class), sparing two allocations per query.
-	classBuf [4]string
+	// haClass is the HA scope class (HA_<server>) the scope filter put
+	// the query in, or "".
+	haClass string
+	// classBuf backs classes for the usual few (ALL, HA_<server>, KNOWN
+	// or UNKNOWN, a vendor class), sparing two allocations per query.
+	classBuf [5]string
 	changes  []lease.Change
 	// unknownRequested is set when the requested address lies outside
 	// every pool (Kea then drops rather than NAKs).
@@ -144,11 +147,17 @@ func (e *Engine) Handle(req *Request) Result {
 		return e.drop("no packet")
 	}
 	p := req.Packet
-	if e.scope != nil && !e.scope(p) {
-		return Result{Reason: "outside this server's HA scope"}
+	var haClass string
+	if e.scope != nil {
+		class, in := e.scope(p)
+		if !in {
+			return Result{Reason: "outside this server's HA scope"}
+		}
+		haClass = class
 	}
 	e.countReceived(MessageType(p))
 	q := newQuery(req, e.now())
+	q.haClass = haClass
 	if reason, ok := e.accept(q); !ok {
 		return e.drop(reason)
 	}
@@ -373,13 +382,16 @@ func (e *Engine) subnetFor(a netip.Addr, q *query) *Subnet {
 }
 
 // supports reports whether a subnet restricted to client classes takes
-// the client. Only the classes known before subnet selection count: ALL
-// and VENDOR_CLASS_<option 60>, as in Kea.
+// the client. Only the classes known before subnet selection count: ALL,
+// the HA scope class and VENDOR_CLASS_<option 60>, as in Kea.
 func supports(s *Subnet, q *query) bool {
 	if len(s.ClientClasses) == 0 {
 		return true
 	}
 	pre := classSet{"ALL"}
+	if q.haClass != "" {
+		pre = append(pre, q.haClass)
+	}
 	if v := q.p.Options[optVendorClass]; len(v) > 0 {
 		pre = append(pre, "VENDOR_CLASS_"+string(v))
 	}

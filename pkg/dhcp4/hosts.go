@@ -119,12 +119,16 @@ func (e *Engine) reservedForOther(s *Subnet, addr netip.Addr, q *query) bool {
 // optVendorClass is the vendor class identifier option.
 const optVendorClass = 60
 
-// classify puts the client in Kea's built-in classes: ALL,
-// VENDOR_CLASS_<option 60>, KNOWN when it has a reservation in the
+// classify puts the client in Kea's built-in classes: ALL, its HA scope
+// class (HA_<server>) when HA filters queries, VENDOR_CLASS_<option 60>,
+// KNOWN when it has a reservation in the
 // selected subnet, its shared network or (where enabled) globally, else
 // UNKNOWN, plus the classes its reservation names.
 func (e *Engine) classify(q *query) {
 	q.classes = append(q.classes[:0], "ALL")
+	if q.haClass != "" {
+		q.classes = append(q.classes, q.haClass)
+	}
 	if v := q.p.Options[optVendorClass]; len(v) > 0 {
 		q.classes = append(q.classes, "VENDOR_CLASS_"+string(v))
 	}

@@ -44,6 +44,10 @@ type comm struct {
 	// second attempt made it take, and the partner's updates this server
 	// applied over a disagreeing local lease.
 	conflicts, conflictsFixed, conflictsReceived uint64
+	// Load-balancing conflicts between two twinleaf servers (KeepLocal):
+	// partner updates this server refused for its own earlier lease, and
+	// this server's updates the partner refused so.
+	conflictsKept, conflictsLost uint64
 
 	// fault is the configuration fault of the last failed request to the
 	// partner, kept until a request succeeds (a plain failure meanwhile

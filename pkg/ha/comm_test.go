@@ -369,7 +369,7 @@ func TestConcurrentUse(t *testing.T) {
 	if s := r.m.State(); s != PartnerDown {
 		t.Fatalf("state %s, want partner-down", s)
 	}
-	if !r.m.InScope(query(dhcpv4.MessageTypeRequest, []byte{1, 2, 3, 4, 5, 6}, nil, 0)) {
+	if _, in := r.m.InScope(query(dhcpv4.MessageTypeRequest, []byte{1, 2, 3, 4, 5, 6}, nil, 0)); !in {
 		t.Error("partner-down standby does not serve the primary's scope")
 	}
 }

@@ -256,6 +256,9 @@ func (m *Machine) Status() map[string]any {
 		// A backup applies the primary's updates too.
 		local["lease-update-conflicts-resolved"] = n
 	}
+	if n := m.comm.conflictsKept; n > 0 {
+		local["lease-update-conflicts-kept"] = n
+	}
 	m.cmu.Unlock()
 	if m.partner != nil {
 		m.cmu.Lock()
@@ -294,6 +297,9 @@ func (m *Machine) Status() map[string]any {
 		if c.conflicts > 0 {
 			remote["lease-update-conflicts"] = c.conflicts
 			remote["lease-update-conflicts-fixed-by-retry"] = c.conflictsFixed
+		}
+		if c.conflictsLost > 0 {
+			remote["lease-update-conflicts-lost"] = c.conflictsLost
 		}
 		m.cmu.Unlock()
 	}

@@ -56,6 +56,12 @@ type Config struct {
 	// update is built before the partner's form is known. nil: the partner
 	// speaks Version.
 	Identify func(ctx context.Context) (Partner, error)
+	// Adopt stores a lease the partner kept in a load-balancing conflict
+	// this server lost (KeepLocal), replacing the local lease at its
+	// address if that is still there. It must not block on the lease
+	// update that lost: it is called while that update's reply is held.
+	// nil adopts nothing.
+	Adopt func(*lease.Lease)
 	// AcceptBatches says this server takes twinleaf-lease4-batch (the
 	// daemon registered it); status-get's local server then offers it
 	// (Capabilities) and counts the batches received.
@@ -70,6 +76,7 @@ type Machine struct {
 	self    config.Peer
 	partner *config.Peer // the failover peer; nil for backups and passive-backup
 	peers   []config.Peer
+	classes map[string]string // each peer's config.ScopeClass, made once
 	log     hclog.Logger
 
 	mu            sync.Mutex // the state machine; held while a pass runs
@@ -87,6 +94,7 @@ type Machine struct {
 	// while no contact was lost and the partner did not restart since.
 	partnerVer      Version
 	partnerBatch    int
+	partnerLB       int // the partner's LBConflictProtocol, 0 for Kea
 	verKnown, fresh bool
 
 	// Batches of lease updates sent to and received from a twinleaf
@@ -151,7 +159,9 @@ func (m *Machine) orderPeers() error {
 	rank := map[string]int{"primary": 0, "secondary": 1, "standby": 1, "backup": 2}
 	m.peers = slices.Clone(m.ha.Peers)
 	slices.SortStableFunc(m.peers, func(a, b config.Peer) int { return rank[a.Role] - rank[b.Role] })
+	m.classes = make(map[string]string, len(m.peers))
 	for _, p := range m.peers {
+		m.classes[p.Name] = config.ScopeClass(p.Name)
 		if p.Name == m.ha.ThisServerName {
 			m.self, found = p, true
 		}
@@ -326,7 +336,7 @@ func (m *Machine) identify(ctx context.Context, partner State) {
 		return
 	}
 	m.cmu.Lock()
-	m.partnerVer, m.partnerBatch, m.verKnown, m.fresh = p.Version, p.Batch, true, true
+	m.partnerVer, m.partnerBatch, m.partnerLB, m.verKnown, m.fresh = p.Version, p.Batch, p.LBConflicts, true, true
 	m.cmu.Unlock()
 }
 
@@ -976,20 +986,24 @@ func (m *Machine) ShouldReclaim(l *lease.Lease) bool {
 }
 
 // InScope is the engine's HA filter (Kea's buffer4_receive callout):
-// whether this server answers the query in its current state. Queries of
-// non-HA types are always answered; a load-balanced query with neither
-// client-id nor hardware address is dropped. While communication is
-// interrupted, queries meant for the partner feed failure detection.
-func (m *Machine) InScope(p *dhcpv4.DHCPv4) bool {
+// whether this server answers the query in its current state, and the
+// class naming the query's scope, HA_<server name>, which the client is
+// put in either way, as Kea does. Pools and subnets restricted to these
+// classes are how a load-balanced pair splits its addresses. Queries of
+// non-HA types are always answered, in the first peer's scope; a
+// load-balanced query with neither client-id nor hardware address is
+// dropped. While communication is interrupted, queries meant for the
+// partner feed failure detection.
+func (m *Machine) InScope(p *dhcpv4.DHCPv4) (class string, in bool) {
 	if !haType(p.MessageType()) {
-		return true
+		return m.classes[m.peers[0].Name], true
 	}
 	scope, ok := m.queryScope(p)
 	if !ok {
-		return false
+		return "", false
 	}
 	if m.serving(scope) {
-		return true
+		return m.classes[scope], true
 	}
 	m.cmu.Lock()
 	defer m.cmu.Unlock()
@@ -1004,7 +1018,7 @@ func (m *Machine) InScope(p *dhcpv4.DHCPv4) bool {
 				m.self.Name, label(p), n, left))
 		}
 	}
-	return false
+	return m.classes[scope], false
 }
 
 func label(p *dhcpv4.DHCPv4) string {

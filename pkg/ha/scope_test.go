@@ -46,19 +46,20 @@ func TestInScope(t *testing.T) {
 		state      State
 		p          *dhcpv4.DHCPv4
 		want       bool
+		class      string
 	}{
-		{"hs primary serves all", "hot-standby", "server1", HotStandby, query(dhcpv4.MessageTypeDiscover, secondaryHW, nil, 0), true},
-		{"hs standby serves none", "hot-standby", "server2", HotStandby, query(dhcpv4.MessageTypeRequest, primaryHW, nil, 0), false},
-		{"hs standby in partner-down", "hot-standby", "server2", PartnerDown, query(dhcpv4.MessageTypeRequest, primaryHW, nil, 0), true},
-		{"waiting serves none", "hot-standby", "server1", Waiting, query(dhcpv4.MessageTypeDiscover, primaryHW, nil, 0), false},
-		{"non-HA type always", "hot-standby", "server2", Waiting, query(dhcpv4.MessageTypeAck, primaryHW, nil, 0), true},
-		{"lb own hwaddr", "load-balancing", "server2", LoadBalancing, query(dhcpv4.MessageTypeDiscover, secondaryHW, nil, 0), true},
-		{"lb partner hwaddr", "load-balancing", "server2", LoadBalancing, query(dhcpv4.MessageTypeDiscover, primaryHW, nil, 0), false},
-		{"lb client-id wins", "load-balancing", "server1", LoadBalancing, query(dhcpv4.MessageTypeDiscover, primaryHW, primaryCID, 0), false},
-		{"lb no key dropped", "load-balancing", "server1", PartnerDown, query(dhcpv4.MessageTypeDiscover, nil, nil, 0), false},
-		{"lb partner-down serves both", "load-balancing", "server1", PartnerDown, query(dhcpv4.MessageTypeInform, secondaryHW, nil, 0), true},
-		{"backup serves none", "hot-standby", "server3", Backup, query(dhcpv4.MessageTypeDiscover, primaryHW, nil, 0), false},
-		{"passive-backup primary", "passive-backup", "server1", PassiveBackup, query(dhcpv4.MessageTypeRelease, primaryHW, nil, 0), true},
+		{"hs primary serves all", "hot-standby", "server1", HotStandby, query(dhcpv4.MessageTypeDiscover, secondaryHW, nil, 0), true, "HA_server1"},
+		{"hs standby serves none", "hot-standby", "server2", HotStandby, query(dhcpv4.MessageTypeRequest, primaryHW, nil, 0), false, "HA_server1"},
+		{"hs standby in partner-down", "hot-standby", "server2", PartnerDown, query(dhcpv4.MessageTypeRequest, primaryHW, nil, 0), true, "HA_server1"},
+		{"waiting serves none", "hot-standby", "server1", Waiting, query(dhcpv4.MessageTypeDiscover, primaryHW, nil, 0), false, "HA_server1"},
+		{"non-HA type always", "hot-standby", "server2", Waiting, query(dhcpv4.MessageTypeAck, primaryHW, nil, 0), true, "HA_server1"},
+		{"lb own hwaddr", "load-balancing", "server2", LoadBalancing, query(dhcpv4.MessageTypeDiscover, secondaryHW, nil, 0), true, "HA_server2"},
+		{"lb partner hwaddr", "load-balancing", "server2", LoadBalancing, query(dhcpv4.MessageTypeDiscover, primaryHW, nil, 0), false, "HA_server1"},
+		{"lb client-id wins", "load-balancing", "server1", LoadBalancing, query(dhcpv4.MessageTypeDiscover, primaryHW, primaryCID, 0), false, "HA_server2"},
+		{"lb no key dropped", "load-balancing", "server1", PartnerDown, query(dhcpv4.MessageTypeDiscover, nil, nil, 0), false, ""},
+		{"lb partner-down serves both", "load-balancing", "server1", PartnerDown, query(dhcpv4.MessageTypeInform, secondaryHW, nil, 0), true, "HA_server2"},
+		{"backup serves none", "hot-standby", "server3", Backup, query(dhcpv4.MessageTypeDiscover, primaryHW, nil, 0), false, "HA_server1"},
+		{"passive-backup primary", "passive-backup", "server1", PassiveBackup, query(dhcpv4.MessageTypeRelease, primaryHW, nil, 0), true, "HA_server1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,8 +68,9 @@ func TestInScope(t *testing.T) {
 			r.m.mu.Lock()
 			r.m.onEntry()
 			r.m.mu.Unlock()
-			if got := r.m.InScope(tt.p); got != tt.want {
-				t.Errorf("InScope = %v, want %v (scopes %v)", got, tt.want, r.m.Scopes())
+			class, got := r.m.InScope(tt.p)
+			if got != tt.want || class != tt.class {
+				t.Errorf("InScope = %q, %v, want %q, %v (scopes %v)", class, got, tt.class, tt.want, r.m.Scopes())
 			}
 		})
 	}

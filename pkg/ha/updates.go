@@ -58,6 +58,9 @@ func (m *Machine) updateOutcome(ctx context.Context, t Transport, peer string, c
 		case a.Result == 0, a.Result == 3:
 			return nil
 		case a.Result == 4:
+			if kept, ok := keptLease(a); ok {
+				return m.conflictLost(c, peer, kept, hw, clientID)
+			}
 			fixed := retryConflict(ctx, t, peer, c)
 			m.UpdateConflict(fixed)
 			outcome := "twinleaf keeps this server's lease (it serves the client), answers the client and stays in its state; the partner did not take the lease when sent again and differs until the next update or sync"
@@ -113,6 +116,10 @@ type LeaseBacklog struct {
 	// conflict and whether the second attempt fixed it (Machine's
 	// UpdateConflict); such an update leaves the queue like a sent one.
 	Conflict func(fixed bool)
+	// Lost hears of each replayed update the partner refused for a lease
+	// of its own it gave first (Machine's BacklogConflictLost); such an
+	// update leaves the queue like a sent one.
+	Lost func(c Command, kept *lease.Lease)
 
 	mu         sync.Mutex
 	limit      int
@@ -168,6 +175,14 @@ func (b *LeaseBacklog) Replay(ctx context.Context) error {
 		switch {
 		case err != nil, a.Result == 0, a.Result == 3:
 		case a.Result == 4:
+			if kept, ok := keptLease(a); ok {
+				// The client was answered when the update was queued;
+				// it is refused the address at its next request.
+				if b.Lost != nil {
+					b.Lost(c, kept)
+				}
+				break
+			}
 			fixed := retryConflict(ctx, b.Transport, b.Partner, c)
 			if b.Conflict != nil {
 				b.Conflict(fixed)

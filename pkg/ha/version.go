@@ -26,6 +26,9 @@ type Partner struct {
 	// Batch is the twinleaf-lease4-batch protocol the partner accepts
 	// (Capabilities), 0 for Kea and for a twinleaf that offers none.
 	Batch int
+	// LBConflicts is the load-balancing conflict rule the partner applies
+	// (Capabilities, LBConflictProtocol), 0 for Kea.
+	LBConflicts int
 }
 
 // Identify asks peer which wire form it speaks. version-get comes first:
@@ -75,10 +78,11 @@ func ParseVersion(body []byte) (Partner, error) {
 	}
 	// The build text is optional: a wrong shape only loses the hint.
 	_ = json.Unmarshal(a.Arguments, &args)
-	p := Partner{Version: Kea3, Text: a.Text, Batch: batchOffer(args.Twinleaf)}
+	p := Partner{Version: Kea3, Text: a.Text}
+	p.Batch, p.LBConflicts = offers(args.Twinleaf)
 	// twinleaf names itself in its build text, whatever its release.
 	if keaTwoRelease.MatchString(a.Text) && !strings.Contains(args.Extended, "twinleaf") {
-		p.Version, p.Batch = Kea22, 0
+		p.Version, p.Batch, p.LBConflicts = Kea22, 0, 0
 	}
 	return p, nil
 }
@@ -108,7 +112,8 @@ func ParseStatusVersion(body []byte) (Partner, error) {
 	if _, ok := local["server-name"]; !ok {
 		return Partner{Version: Kea22, Text: "2.x (status-get)"}, nil
 	}
-	p := Partner{Version: Kea3, Text: "3.x or twinleaf (status-get)", Batch: batchOffer(local["twinleaf"])}
+	p := Partner{Version: Kea3, Text: "3.x or twinleaf (status-get)"}
+	p.Batch, p.LBConflicts = offers(local["twinleaf"])
 	if p.Batch > 0 {
 		p.Text = "twinleaf (status-get)"
 	}
@@ -118,25 +123,36 @@ func ParseStatusVersion(body []byte) (Partner, error) {
 // BatchProtocol is the version of twinleaf-lease4-batch this build speaks.
 const BatchProtocol = 1
 
+// LBConflictProtocol is the version of the load-balancing conflict rule
+// this build applies (README, "Load-balancing conflicts"): a lease
+// update for an address this server gave one of its own clients first is
+// refused with the kept lease, and a refused update's kept lease is
+// adopted. Both servers must apply it, so it is used only with a partner
+// that offers it.
+const LBConflictProtocol = 1
+
 // Capabilities is what a twinleaf server that accepts batches adds, as
 // "twinleaf", to version-get's arguments and to status-get's local HA
-// server: the batch protocol it takes. Kea's HA never reads either
-// answer from its partner (it identifies nothing), and tools that print
-// them show the extra key as any other.
+// server: the batch protocol it takes and the load-balancing conflict
+// rule it applies. Kea's HA never reads either answer from its partner
+// (it identifies nothing), and tools that print them show the extra key
+// as any other.
 func Capabilities() map[string]any {
-	return map[string]any{"lease4-batch": BatchProtocol}
+	return map[string]any{"lease4-batch": BatchProtocol, "lb-conflicts": LBConflictProtocol}
 }
 
-// batchOffer reads the batch protocol from a "twinleaf" capabilities
-// value; anything but a positive integer offers nothing.
-func batchOffer(raw json.RawMessage) int {
+// offers reads the batch protocol and the conflict rule from a
+// "twinleaf" capabilities value; anything but a positive integer offers
+// nothing.
+func offers(raw json.RawMessage) (batch, lbConflicts int) {
 	var c struct {
-		Batch int `json:"lease4-batch"`
+		Batch       int `json:"lease4-batch"`
+		LBConflicts int `json:"lb-conflicts"`
 	}
-	if len(raw) == 0 || json.Unmarshal(raw, &c) != nil || c.Batch < 0 {
-		return 0
+	if len(raw) == 0 || json.Unmarshal(raw, &c) != nil {
+		return 0, 0
 	}
-	return c.Batch
+	return max(c.Batch, 0), max(c.LBConflicts, 0)
 }
 
 // successAnswer reads an answer to command that must have succeeded

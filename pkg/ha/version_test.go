@@ -12,7 +12,7 @@ const (
 	kea3Status  = `[{"result":0,"text":"","arguments":{"pid":1,"high-availability":[{"ha-mode":"hot-standby","ha-servers":{"local":{"role":"primary","scopes":["server1"],"state":"hot-standby","server-name":"server1","system-time":"2026-11-26 22:51:24"}}}]}}]`
 	forbidden   = `{"result":403,"text":"Forbidden"}`
 	// twinleafStatus is a twinleaf's status-get behind a restricted listener.
-	twinleafStatus = `[{"result":0,"text":"","arguments":{"pid":1,"high-availability":[{"ha-mode":"hot-standby","ha-servers":{"local":{"role":"standby","scopes":[],"state":"hot-standby","server-name":"server2","system-time":"2026-11-26 22:51:24","twinleaf":{"lease4-batch":1,"lease4-batches-received":0,"lease4-batch-updates-received":0}}}}]}}]`
+	twinleafStatus = `[{"result":0,"text":"","arguments":{"pid":1,"high-availability":[{"ha-mode":"hot-standby","ha-servers":{"local":{"role":"standby","scopes":[],"state":"hot-standby","server-name":"server2","system-time":"2026-11-26 22:51:24","twinleaf":{"lease4-batch":1,"lb-conflicts":1,"lease4-batches-received":0,"lease4-batch-updates-received":0}}}}]}}]`
 )
 
 func TestIdentify(t *testing.T) {
@@ -24,7 +24,7 @@ func TestIdentify(t *testing.T) {
 		name           string
 		version, state func(map[string]any) ([]byte, error)
 		want           Version
-		batch          int
+		batch, lb      int
 		text, err      string
 	}{
 		{name: "Kea 2.2 behind its control agent", version: answer(`[{"result":0,"text":"2.2.0","arguments":{"extended":"2.2.0\ntarball"}}]`),
@@ -35,14 +35,16 @@ func TestIdentify(t *testing.T) {
 			want: Kea3, text: "cac7686"},
 		{name: "twinleaf offering batches", version: answer(`[{"result":0,"text":"cac7686","arguments":{"extended":"cac7686","twinleaf":{"lease4-batch":1}}}]`),
 			want: Kea3, batch: 1, text: "cac7686"},
+		{name: "twinleaf offering batches and the load-balancing conflict rule", version: answer(`[{"result":0,"text":"cac7686","arguments":{"twinleaf":{"lease4-batch":1,"lb-conflicts":1}}}]`),
+			want: Kea3, batch: 1, lb: 1, text: "cac7686"},
 		{name: "twinleaf offering a later protocol", version: answer(`[{"result":0,"text":"cac7686","arguments":{"twinleaf":{"lease4-batch":2,"more":true}}}]`),
 			want: Kea3, batch: 2, text: "cac7686"},
 		{name: "twinleaf with a malformed offer", version: answer(`[{"result":0,"text":"cac7686","arguments":{"twinleaf":{"lease4-batch":"yes"}}}]`),
 			want: Kea3, text: "cac7686"},
-		{name: "Kea 2.2 never batches, whatever it says", version: answer(`[{"result":0,"text":"2.2.0","arguments":{"twinleaf":{"lease4-batch":1}}}]`),
+		{name: "Kea 2.2 never batches, whatever it says", version: answer(`[{"result":0,"text":"2.2.0","arguments":{"twinleaf":{"lease4-batch":1,"lb-conflicts":1}}}]`),
 			want: Kea22, text: "2.2.0"},
 		{name: "restricted twinleaf listener offering batches", version: answer(forbidden), state: answer(twinleafStatus),
-			want: Kea3, batch: 1, text: "twinleaf (status-get)"},
+			want: Kea3, batch: 1, lb: 1, text: "twinleaf (status-get)"},
 		{name: "twinleaf numbered like Kea 2", version: answer(`[{"result":0,"text":"2.0.0","arguments":{"extended":"2.0.0\nlinked with:\ngithub.com/twinleaf/twinleaf"}}]`),
 			want: Kea3, text: "2.0.0"},
 		{name: "restricted Kea 2.2 listener", version: answer(forbidden), state: answer(kea22Status), want: Kea22, text: "2.x (status-get)"},
@@ -71,7 +73,7 @@ func TestIdentify(t *testing.T) {
 				}
 				return
 			}
-			want := Partner{Version: tt.want, Text: tt.text, Batch: tt.batch}
+			want := Partner{Version: tt.want, Text: tt.text, Batch: tt.batch, LBConflicts: tt.lb}
 			if err != nil || p != want {
 				t.Fatalf("Identify: %+v, %v; want %+v", p, err, want)
 			}

@@ -103,6 +103,9 @@ func (h *handler) put(tx *txn, p addArgs) ctrl.Answer {
 		return failed(err)
 	}
 	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now())
+	if held && h.Keep != nil && h.Keep(cur, l) {
+		return kept(cur)
+	}
 	ok, err := h.apply(tx, lease.Change{Old: cur, New: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
 	"github.com/twinleaf/twinleaf/pkg/lease"
 	"github.com/twinleaf/twinleaf/pkg/memfile"
 )
@@ -37,6 +38,18 @@ func heldByOther(cur *lease.Lease, hw, clientID []byte, now time.Time) bool {
 		return false
 	}
 	return !cur.BelongsTo(hw, clientID)
+}
+
+// KeptArg is the argument of a refused lease4-update's answer (result 4)
+// that carries the lease Deps.Keep kept, in lease4-get's form, so the
+// sender can take it.
+const KeptArg = "twinleaf-kept-lease"
+
+// kept is the answer to a lease4-update refused for cur (Deps.Keep).
+func kept(cur *lease.Lease) ctrl.Answer {
+	return ctrl.Answer{Result: ctrl.ResultConflict,
+		Text:      fmt.Sprintf("IPv4 lease %s is held by %s, given first by this server: kept", cur.Addr, client(cur)),
+		Arguments: map[string]any{KeptArg: LeaseJSON(cur)}}
 }
 
 // resolved tells Deps.Conflict about c.

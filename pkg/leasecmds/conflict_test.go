@@ -182,3 +182,60 @@ func TestConflictStorageError(t *testing.T) {
 		t.Error("the local lease went although nothing was written")
 	}
 }
+
+// TestConflictKept: where Deps.Keep keeps the local lease (HA's
+// load-balancing rule), the update is refused with result 4 and the kept
+// lease, nothing changes, and only another client's active lease is ever
+// offered to Keep.
+func TestConflictKept(t *testing.T) {
+	update := `{"ip-address":"192.0.2.40","hw-address":"02:00:00:00:00:02","force-create":true}`
+	for _, tt := range []struct {
+		name    string
+		local   *lease.Lease
+		keep    bool
+		asked   bool
+		result  int
+		holder  string
+		keptArg bool
+	}{
+		{"kept", active(40, "02:00:00:00:00:01"), true, true, 4, "02:00:00:00:00:01", true},
+		{"given way", active(40, "02:00:00:00:00:01"), false, true, 0, "02:00:00:00:00:02", false},
+		{"the client's own lease is never asked about", active(40, "02:00:00:00:00:02"), true, false, 0, "02:00:00:00:00:02", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.put(t, tt.local)
+			got := f.recordConflicts()
+			var asked bool
+			f.h.Keep = func(local, sent *lease.Lease) bool {
+				asked = true
+				if local.HWAddr.String() != "02:00:00:00:00:01" || sent.HWAddr.String() != "02:00:00:00:00:02" {
+					t.Errorf("Keep(%s, %s)", local.HWAddr, sent.HWAddr)
+				}
+				return tt.keep
+			}
+			a := f.call(t, "lease4-update", update)
+			if asked != tt.asked || a.Result != tt.result {
+				t.Fatalf("asked %v, answer %d %q; want asked %v, result %d", asked, a.Result, a.Text, tt.asked, tt.result)
+			}
+			l, ok := f.h.Store.Get(netip.MustParseAddr("192.0.2.40"))
+			if !ok || l.HWAddr.String() != tt.holder {
+				t.Errorf("192.0.2.40 held by %v, want %s", l, tt.holder)
+			}
+			args, _ := a.Arguments.(map[string]any)
+			kept, _ := args[KeptArg].(map[string]any)
+			if (kept != nil) != tt.keptArg {
+				t.Fatalf("answer arguments %v", a.Arguments)
+			}
+			if kept != nil {
+				if kept["hw-address"] != "02:00:00:00:00:01" || kept["ip-address"] != "192.0.2.40" {
+					t.Errorf("kept lease %v", kept)
+				}
+				if len(*got) != 0 {
+					t.Errorf("a kept lease reported as resolved in the sender's favour: %+v", *got)
+				}
+			}
+			f.checkDurable(t)
+		})
+	}
+}
