@@ -512,7 +512,31 @@ func TestHAWithKeaLoadBalancing(t *testing.T) {
 		l, ns, dirs := haLab(t)
 		haMixedLB(t, l, keaHABoard(t, l, ns, dirs, 0, false, loadBalancing...), twinleafBoard(t, l, ns, dirs, 1, loadBalancing...))
 	})
+	t.Run("pools split by scope class", func(t *testing.T) {
+		l, ns, dirs := haLab(t)
+		split := append(slices.Clone(loadBalancing), splitPools)
+		primary, secondary := twinleafBoard(t, l, ns, dirs, 0, split...), keaHABoard(t, l, ns, dirs, 1, false, split...)
+		secondary.start()
+		primary.start()
+		primary.waitState(t, l, "load-balancing")
+		secondary.waitState(t, l, "load-balancing")
+		// Each client gets its address from its scope's pool, whichever
+		// board answers it: twinleaf and Kea put it in the same class.
+		for i, pool := range [][2]string{{"192.0.2.100", "192.0.2.149"}, {"192.0.2.150", "192.0.2.199"}} {
+			mac := macInScope(0x7e, i)
+			_, ip := boundOnBoth(t, l, primary.haNode, secondary.haNode, fmt.Sprintf("s%d", i), mac)
+			if !inPool(t, ip, pool[0], pool[1]) {
+				t.Errorf("client %s of server%d's scope got %s, want an address in %s-%s", mac, i+1, ip, pool[0], pool[1])
+			}
+		}
+	})
 }
+
+// splitPools splits the lab's pool between a load-balancing pair's scope
+// classes, as Kea's documentation asks, in twinleaf's and Kea's configs
+// alike.
+var splitPools = [2]string{`"pool": "192.0.2.100-192.0.2.199"`,
+	`"pool": "192.0.2.100-192.0.2.149", "client-class": "HA_server1" }, { "pool": "192.0.2.150-192.0.2.199", "client-class": "HA_server2"`}
 
 // haMixedLB is a load-balancing pair's life with real clients, whoever
 // runs each board; the primary is the one killed.
