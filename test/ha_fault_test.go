@@ -165,39 +165,44 @@ func TestHAFaultOtherCA(t *testing.T) {
 }
 
 // TestHAFaultBasicAuth: the home pair with basic auth on both control
-// sockets (the pair's HA traffic rides on them) and the standby holding a
-// wrong password for the primary. The primary refuses it (HTTP 401) and
-// says so although its own requests get through; the pair does not form
-// and the standby never takes over. The right password heals the pair.
+// sockets (the pair's HA traffic rides on them) and the standby's
+// basic-auth-password-file for the primary holding a wrong password. The
+// primary refuses it (HTTP 401) and says so although its own requests get
+// through; the pair does not form and the standby never takes over.
+// Writing the right password into the file heals the pair, with no
+// restart.
 func TestHAFaultBasicAuth(t *testing.T) {
 	l, ns, dirs := haLab(t)
 	auth := `"socket-port": 8000, "authentication": { "type": "basic", "realm": "kea",
 	    "clients": [ { "user": "ha", "password": "s3cret" } ] }`
+	pwFile := filepath.Join(dirs[1], "primary-password")
+	if err := os.WriteFile(pwFile, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	conf := func(i int, name, pwForPrimary string) string {
 		src := filepath.Join(repoRoot(t), "configs", fmt.Sprintf("home-server%d.conf", i+1))
 		return haConfig(t, l, src, name, dirs[i],
 			[2]string{"enp0s8", "eth0"}, [2]string{"192.168.1.", "192.0.2."},
 			[2]string{`"socket-port": 8000`, auth},
-			[2]string{`"url": "http://192.0.2.2:8000/",`, `"url": "http://192.0.2.2:8000/", "basic-auth-user": "ha", "basic-auth-password": "` + pwForPrimary + `",`},
+			[2]string{`"url": "http://192.0.2.2:8000/",`, `"url": "http://192.0.2.2:8000/", "basic-auth-user": "ha", ` + pwForPrimary + `,`},
 			[2]string{`"url": "http://192.0.2.3:8000/",`, `"url": "http://192.0.2.3:8000/", "basic-auth-user": "ha", "basic-auth-password": "s3cret",`})
 	}
-	good := [2]string{conf(0, "auth1.conf", "s3cret"), conf(1, "auth2.conf", "s3cret")}
-	bad := conf(1, "auth2-wrong.conf", "wrong")
 	var nodes [2]haNode
 	for i, addr := range []string{haPrimary, haStandby} {
 		nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/", tls: []string{"-u", "ha:s3cret"}}
 	}
 	flags := ctlArgs{"--user", "ha", "--password", "s3cret"}
 	var srv [2]*Server
-	srv[0] = StartServer(t, l, ns[0], dirs[0], good[0])
-	srv[1] = StartServer(t, l, ns[1], dirs[1], bad)
+	srv[0] = StartServer(t, l, ns[0], dirs[0], conf(0, "auth1.conf", `"basic-auth-password": "s3cret"`))
+	srv[1] = StartServer(t, l, ns[1], dirs[1], conf(1, "auth2.conf", `"basic-auth-password-file": "`+pwFile+`"`))
 	checkFaultedPair(t, l, nodes, srv, [2]ctlArgs{flags, flags},
 		[2]string{"wrong basic-auth credentials (HTTP 401)", "refused our basic-auth credentials (HTTP 401)"})
 	if o := srv[0].Output(); !strings.Contains(o, "refused a request from partner server2 (192.0.2.3)") {
 		t.Error("the primary's log does not name the partner whose password it refused")
 	}
 
-	srv[1].Stop()
-	srv[1] = StartServer(t, l, ns[1], dirs[1], good[1])
+	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	checkHealed(t, l, nodes, [2]ctlArgs{flags, flags})
 }

@@ -509,43 +509,36 @@ func (d *service) openControlSockets() ([]func(), error) {
 	return closers, nil
 }
 
-// resolveAuth reads user-file and password-file entries, relative to the
-// authentication block's directory.
+// resolveAuth opens user-file and password-file entries, relative to the
+// authentication block's directory; they are read again when they change.
 func resolveAuth(a *config.Authentication) (*ctrl.Auth, error) {
 	out := &ctrl.Auth{Realm: a.Realm}
-	read := func(name string) (string, error) {
+	open := func(name string) (*ctrl.FileSecret, error) {
 		if !filepath.IsAbs(name) && a.Directory != "" {
 			name = filepath.Join(a.Directory, name)
 		}
-		b, err := os.ReadFile(name)
+		f, err := ctrl.NewFileSecret(name, false)
 		if err != nil {
-			return "", fmt.Errorf("authentication: %w", err)
+			return nil, fmt.Errorf("authentication: reading %s: %w", name, err)
 		}
-		return string(trimNewline(b)), nil
+		return f, nil
 	}
 	for _, cl := range a.Clients {
-		u, p := cl.User, cl.Password
+		u := ctrl.User{Name: cl.User, Password: cl.Password}
 		var err error
 		if cl.UserFile != "" {
-			if u, err = read(cl.UserFile); err != nil {
+			if u.NameFile, err = open(cl.UserFile); err != nil {
 				return nil, err
 			}
 		}
 		if cl.PasswordFile != "" {
-			if p, err = read(cl.PasswordFile); err != nil {
+			if u.PasswordFile, err = open(cl.PasswordFile); err != nil {
 				return nil, err
 			}
 		}
-		out.Clients = append(out.Clients, ctrl.User{Name: u, Password: p})
+		out.Clients = append(out.Clients, u)
 	}
 	return out, nil
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // procs is the number of threads running Go code. Without

@@ -145,7 +145,7 @@ func post(t *testing.T, c *http.Client, url, ctype, body string, hdr map[string]
 func TestHTTP(t *testing.T) {
 	var refusedMu sync.Mutex
 	var refused []error
-	h := &HTTPHandler{Registry: newTestRegistry(t), Auth: &Auth{Clients: []User{{"admin", "s3cret"}}},
+	h := &HTTPHandler{Registry: newTestRegistry(t), Auth: &Auth{Clients: []User{{Name: "admin", Password: "s3cret"}}},
 		Filter: func(cmd string) bool { return cmd != "forbidden" },
 		Refused: func(_ netip.AddrPort, err error) {
 			refusedMu.Lock()
@@ -403,7 +403,7 @@ func TestClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	h, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: reg, Auth: &Auth{Clients: []User{{"a", "b"}}}}, nil)
+	h, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: reg, Auth: &Auth{Clients: []User{{Name: "a", Password: "b"}}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,10 +36,30 @@ const (
 // User is one basic-auth user.
 type User struct {
 	Name, Password string
+	// NameFile and PasswordFile, when set, hold the name and the
+	// password instead (Kea's user-file and password-file), read again
+	// when they change.
+	NameFile, PasswordFile *FileSecret
 }
 
-// Auth is Kea's "authentication" block, already resolved (user-file and
-// password-file read by the caller).
+// credentials are the user's name and password as they are now. A
+// password-file without a user holds the whole "user:password" secret,
+// as Kea reads it.
+func (u User) credentials() (name, password string) {
+	name, password = u.Name, u.Password
+	if u.NameFile != nil {
+		name = u.NameFile.Value()
+	}
+	if u.PasswordFile != nil {
+		password = u.PasswordFile.Value()
+		if u.Name == "" && u.NameFile == nil {
+			name, password, _ = strings.Cut(password, ":")
+		}
+	}
+	return name, password
+}
+
+// Auth is Kea's "authentication" block, its files opened by the caller.
 type Auth struct {
 	Realm   string
 	Clients []User
@@ -148,8 +168,9 @@ func (h *HTTPHandler) authorized(r *http.Request) bool {
 		return false
 	}
 	for _, c := range h.Auth.Clients {
-		if subtle.ConstantTimeCompare([]byte(c.Name), []byte(user)) == 1 &&
-			subtle.ConstantTimeCompare([]byte(c.Password), []byte(pass)) == 1 {
+		name, password := c.credentials()
+		if subtle.ConstantTimeCompare([]byte(name), []byte(user)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(password), []byte(pass)) == 1 {
 			return true
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/twinleaf/twinleaf/pkg/config"
@@ -31,14 +29,18 @@ type HTTPTransport struct {
 }
 
 type httpPeer struct {
-	url, host  string
-	user, pass string
+	url, host string
+	// The peer's basic-auth user and password: the basic-auth-user and
+	// basic-auth-password values, or the files that hold them, read
+	// again when they change.
+	user, pass credential
 	client     *http.Client
 }
 
 // NewHTTPTransport prepares a client for every peer but this server.
 // Credential and certificate files are read now, so a missing file is
-// reported at start-up with the key that names it.
+// reported at start-up with the key that names it, and read again when
+// they change.
 func NewHTTPTransport(h config.HA) (*HTTPTransport, error) {
 	t := &HTTPTransport{peers: map[string]*httpPeer{}}
 	for _, p := range h.Peers {
@@ -121,17 +123,29 @@ func orDefault(v, def string) string {
 	return def
 }
 
-// secret is a value given inline or in a file (its first line).
-func secret(inline, file, key string) (string, error) {
+// credential is a basic-auth value given inline or in a file.
+type credential struct {
+	inline string
+	file   *ctrl.FileSecret // its first line, read again when it changes
+}
+
+func (c credential) value() string {
+	if c.file != nil {
+		return c.file.Value()
+	}
+	return c.inline
+}
+
+// secret is the credential of key: inline, or in file.
+func secret(inline, file, key string) (credential, error) {
 	if file == "" {
-		return inline, nil
+		return credential{inline: inline}, nil
 	}
-	b, err := os.ReadFile(file)
+	f, err := ctrl.NewFileSecret(file, true)
 	if err != nil {
-		return "", fmt.Errorf("reading %s %s: %w", key, file, err)
+		return credential{}, fmt.Errorf("reading %s %s: %w", key, file, err)
 	}
-	s, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimRight(s, "\r"), nil
+	return credential{file: f}, nil
 }
 
 // Call sends body to the peer and returns the answer body whatever the
@@ -156,8 +170,8 @@ func (t *HTTPTransport) Call(ctx context.Context, peer string, body []byte) ([]b
 	}
 	req.Host = p.host
 	req.Header.Set("Content-Type", "application/json")
-	if p.user != "" {
-		req.SetBasicAuth(p.user, p.pass)
+	if user := p.user.value(); user != "" {
+		req.SetBasicAuth(user, p.pass.value())
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {

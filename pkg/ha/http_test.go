@@ -108,6 +108,42 @@ func TestHTTPTransport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "basic-auth-password-file /nonexistent/pw") {
 		t.Errorf("missing password file: %v", err)
 	}
+
+	// A password file corrected on disk is used from the next look at it
+	// (at most a second later), without a new transport.
+	if err := os.WriteFile(pw, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	strict := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, _ := r.BasicAuth(); u != "ha" || p != "right" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, `[ { "result": 0, "text": "ok" } ]`)
+	}))
+	defer strict.Close()
+	tr2, err := NewHTTPTransport(twoPeers(t, strict.URL, func(p *config.Peer) {
+		p.BasicAuthUser, p.BasicAuthPasswordFile = "ha", pw
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	if _, err := tr2.Call(context.Background(), "server2", []byte(`{}`)); !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
+		t.Fatalf("with the wrong password: %v, want a StatusError 401", err)
+	}
+	if err := os.WriteFile(pw, []byte("right\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := tr2.Call(context.Background(), "server2", []byte(`{}`))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the corrected password file was never used: %v", err)
+		}
+	}
 }
 
 // TestHTTPTransportMutualTLS: TLS comes from the files even with an
