@@ -618,11 +618,14 @@ func startKeaStandby(t *testing.T, l *Lab, ns, dir string, env ...string) *Serve
 // TestHAPassiveBackup runs the home pair as a passive-backup primary and
 // its backup: the primary serves alone and the backup gets every lease,
 // in the background or, with wait-backup-ack, before the ACK goes out.
+// The backup runs twinleaf, so the updates go in twinleaf-lease4-batch
+// requests.
 func TestHAPassiveBackup(t *testing.T) {
 	for _, wait := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wait-backup-ack=%v", wait), func(t *testing.T) {
 			l, ns, dirs := haLab(t)
 			var nodes [2]haNode
+			var primary *Server
 			for i, addr := range []string{haPrimary, haStandby} {
 				name := fmt.Sprintf("home-server%d.conf", i+1)
 				conf := haConfig(t, l, filepath.Join(repoRoot(t), "configs", name), "pb-"+name, dirs[i],
@@ -630,7 +633,9 @@ func TestHAPassiveBackup(t *testing.T) {
 					[2]string{`"mode": "hot-standby"`, fmt.Sprintf(`"mode": "passive-backup", "wait-backup-ack": %v`, wait)},
 					[2]string{`"role": "standby"`, `"role": "backup"`})
 				nodes[i] = haNode{ns: ns[i], addr: addr, url: "http://" + addr + ":8000/"}
-				StartServer(t, l, ns[i], dirs[i], conf)
+				if s := StartServer(t, l, ns[i], dirs[i], conf); i == 0 {
+					primary = s
+				}
 			}
 			nodes[0].waitState(t, l, "passive-backup")
 			nodes[1].waitState(t, l, "backup")
@@ -648,8 +653,40 @@ func TestHAPassiveBackup(t *testing.T) {
 				}
 			}
 			nodes[1].holds(t, l, ip, c.MAC)
+			if !strings.Contains(primary.Output(), "HA_BACKUP_VERSION backup server2 runs") ||
+				!strings.Contains(primary.Output(), "in twinleaf-lease4-batch requests") {
+				t.Errorf("the primary did not log that the twinleaf backup gets batches")
+			}
+			if n := batchesReceived(t, l, nodes[1]); n < 1 {
+				t.Errorf("the backup received %d batches, want at least 1", n)
+			}
 		})
 	}
+}
+
+// batchesReceived is the twinleaf-lease4-batch requests the node says it
+// received, in status-get's local HA server.
+func batchesReceived(t *testing.T, l *Lab, n haNode) uint64 {
+	t.Helper()
+	a, err := n.command(l, "status-get", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		HA []struct {
+			Servers struct {
+				Local struct {
+					Twinleaf struct {
+						Batches uint64 `json:"lease4-batches-received"`
+					} `json:"twinleaf"`
+				} `json:"local"`
+			} `json:"ha-servers"`
+		} `json:"high-availability"`
+	}
+	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
+		t.Fatalf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
+	}
+	return st.HA[0].Servers.Local.Twinleaf.Batches
 }
 
 // TestHAHotStandbySecure is the same with the secure template as

@@ -62,7 +62,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 			// A backup sends nothing and has no partner.
 		case p.Role == "backup":
 			if h.SendLeaseUpdates {
-				s.backups = append(s.backups, &ha.BackupPeer{Name: p.Name, Log: s.log})
+				s.backups = append(s.backups, &ha.BackupPeer{Name: p.Name, Log: s.log, Conns: ha.BatchConns(h)})
 			}
 		default:
 			partner = p

@@ -301,7 +301,7 @@ func TestBatcherGroups(t *testing.T) {
 		wg.Add(1)
 		go send(i)
 	}
-	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == len(errs)-1 })
+	waitFor(t, func() bool { b.q.mu.Lock(); defer b.q.mu.Unlock(); return len(b.q.queue) == len(errs)-1 })
 	close(g.gate)
 	wg.Wait()
 	if want := []int{2, 15}; !reflect.DeepEqual(g.sizes, want) {

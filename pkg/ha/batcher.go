@@ -19,14 +19,27 @@ import (
 // the queue grows while the requests are in flight and the next ones
 // carry it together.
 type Batcher struct {
-	m     *Machine
+	m *Machine
+	q *batchQueue
+}
+
+// batchQueue groups the updates of concurrent transactions to one peer
+// into twinleaf-lease4-batch requests, up to conns in flight: the partner's
+// (Batcher) and each twinleaf backup's (BackupPeer).
+type batchQueue struct {
 	t     Transport
 	peer  string
 	conns int
+	// sent counts a batch the peer answered, with its updates.
+	sent func(updates int)
 
 	mu      sync.Mutex
 	queue   []*batchTx
 	running int
+}
+
+func newBatchQueue(t Transport, peer string, conns int, sent func(int)) *batchQueue {
+	return &batchQueue{t: t, peer: peer, conns: max(conns, 1), sent: sent}
 }
 
 // BatchConns is how many batches a Batcher keeps in flight:
@@ -53,7 +66,10 @@ type batchTx struct {
 // NewBatcher sends m's updates to peer over t with up to conns requests
 // in flight (at least one).
 func NewBatcher(m *Machine, t Transport, peer string, conns int) *Batcher {
-	return &Batcher{m: m, t: t, peer: peer, conns: max(conns, 1)}
+	return &Batcher{m: m, q: newBatchQueue(t, peer, conns, func(n int) {
+		m.batchesSent.Add(1)
+		m.batchItemsSent.Add(uint64(n))
+	})}
 }
 
 // SendUpdates sends one transaction's updates, kept in order in one
@@ -72,14 +88,34 @@ func NewBatcher(m *Machine, t Transport, peer string, conns int) *Batcher {
 func (b *Batcher) SendUpdates(ctx context.Context, cmds []Command, hw net.HardwareAddr, clientID []byte) error {
 	if !b.m.BatchAgreed() {
 		for _, c := range cmds {
-			if err := SendUpdate(ctx, b.m, b.t, b.peer, c, hw, clientID); err != nil {
+			if err := SendUpdate(ctx, b.m, b.q.t, b.q.peer, c, hw, clientID); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+	answers, err := b.q.submit(ctx, cmds)
+	if ctx.Err() != nil && err == ctx.Err() {
+		return fmt.Errorf("ha: lease updates to %s: %w", b.q.peer, err)
+	}
+	for i, c := range cmds {
+		var a Answer
+		if err == nil {
+			a = answers[i]
+		}
+		if err := b.m.updateOutcome(ctx, b.q.t, b.q.peer, c, a, err, hw, clientID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submit queues one transaction's updates and waits for their answers,
+// one per command, or the error that came instead of the batch's answer;
+// ctx ending first returns ctx.Err().
+func (b *batchQueue) submit(ctx context.Context, cmds []Command) ([]Answer, error) {
 	if len(cmds) == 0 {
-		return nil
+		return nil, nil
 	}
 	tx := &batchTx{cmds: cmds, done: make(chan struct{})}
 	b.mu.Lock()
@@ -92,22 +128,13 @@ func (b *Batcher) SendUpdates(ctx context.Context, cmds []Command, hw net.Hardwa
 	select {
 	case <-tx.done:
 	case <-ctx.Done():
-		return fmt.Errorf("ha: lease updates to %s: %w", b.peer, ctx.Err())
+		return nil, ctx.Err()
 	}
-	for i, c := range cmds {
-		var a Answer
-		if tx.err == nil {
-			a = tx.answers[i]
-		}
-		if err := b.m.updateOutcome(ctx, b.t, b.peer, c, a, tx.err, hw, clientID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.answers, tx.err
 }
 
 // run sends requests while transactions are queued.
-func (b *Batcher) run(ctx context.Context) {
+func (b *batchQueue) run(ctx context.Context) {
 	for {
 		txs := b.take()
 		if txs == nil {
@@ -120,7 +147,7 @@ func (b *Batcher) run(ctx context.Context) {
 // take removes the transactions of the next request from the queue:
 // whole transactions, up to MaxBatch updates, at least one. With the
 // queue empty it ends this runner.
-func (b *Batcher) take() []*batchTx {
+func (b *batchQueue) take() []*batchTx {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.queue) == 0 {
@@ -142,15 +169,14 @@ func (b *Batcher) take() []*batchTx {
 
 // send sends one batch and hands each transaction its answers, or the
 // error that came instead.
-func (b *Batcher) send(ctx context.Context, txs []*batchTx) {
+func (b *batchQueue) send(ctx context.Context, txs []*batchTx) {
 	var cmds []Command
 	for _, tx := range txs {
 		cmds = append(cmds, tx.cmds...)
 	}
 	answers, err := b.call(ctx, cmds)
-	if err == nil {
-		b.m.batchesSent.Add(1)
-		b.m.batchItemsSent.Add(uint64(len(cmds)))
+	if err == nil && b.sent != nil {
+		b.sent(len(cmds))
 	}
 	for _, tx := range txs {
 		if err != nil {
@@ -164,7 +190,7 @@ func (b *Batcher) send(ctx context.Context, txs []*batchTx) {
 
 // call sends cmds in one twinleaf-lease4-batch and reads one answer per
 // command.
-func (b *Batcher) call(ctx context.Context, cmds []Command) ([]Answer, error) {
+func (b *batchQueue) call(ctx context.Context, cmds []Command) ([]Answer, error) {
 	raw, err := call(ctx, b.t, b.peer, BatchRequest(cmds))
 	if err != nil {
 		return nil, fmt.Errorf("%w (%d update(s))", err, len(cmds))
