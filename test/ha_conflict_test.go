@@ -20,28 +20,34 @@ import (
 // fixed. Absent counters read 0.
 func haConflictCounters(t *testing.T, l *Lab, n haNode) (resolved, refused, fixed uint64) {
 	t.Helper()
+	s := haServerObjects(t, l, n)
+	return counter(s["local"], "lease-update-conflicts-resolved"), counter(s["remote"], "lease-update-conflicts"),
+		counter(s["remote"], "lease-update-conflicts-fixed-by-retry")
+}
+
+// haServerObjects is the node's status-get high-availability entry's
+// server objects, "local" and (with a partner) "remote".
+func haServerObjects(t *testing.T, l *Lab, n haNode) map[string]map[string]any {
+	t.Helper()
 	a, err := n.command(l, "status-get", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st struct {
 		HA []struct {
-			Servers struct {
-				Local struct {
-					Resolved uint64 `json:"lease-update-conflicts-resolved"`
-				} `json:"local"`
-				Remote struct {
-					Refused uint64 `json:"lease-update-conflicts"`
-					Fixed   uint64 `json:"lease-update-conflicts-fixed-by-retry"`
-				} `json:"remote"`
-			} `json:"ha-servers"`
+			Servers map[string]map[string]any `json:"ha-servers"`
 		} `json:"high-availability"`
 	}
 	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
 		t.Fatalf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
 	}
-	s := st.HA[0].Servers
-	return s.Local.Resolved, s.Remote.Refused, s.Remote.Fixed
+	return st.HA[0].Servers
+}
+
+// counter reads a counter of a status-get object; absent reads 0.
+func counter(obj map[string]any, key string) uint64 {
+	v, _ := obj[key].(float64)
+	return uint64(v)
 }
 
 // homePairConf is the home template for server i (1 or 2) on the lab,
@@ -244,10 +250,10 @@ func TestHALoadBalancingConflict(t *testing.T) {
 	if l1, l2 := primary.leases(t, l), secondary.leases(t, l); !mapsEqual(l1, l2) || len(l1) != 2 {
 		t.Errorf("the primary holds %v and the secondary %v; want the same two leases", l1, l2)
 	}
-	if kept := haLBConflicts(t, l, secondary, "local", "lease-update-conflicts-kept"); kept != 1 {
+	if kept := counter(haServerObjects(t, l, secondary)["local"], "lease-update-conflicts-kept"); kept != 1 {
 		t.Errorf("the secondary's lease-update-conflicts-kept is %d, want 1", kept)
 	}
-	if lost := haLBConflicts(t, l, primary, "remote", "lease-update-conflicts-lost"); lost != 1 {
+	if lost := counter(haServerObjects(t, l, primary)["remote"], "lease-update-conflicts-lost"); lost != 1 {
 		t.Errorf("the primary's lease-update-conflicts-lost is %d, want 1", lost)
 	}
 	for i, line := range []string{"HA_LEASE_UPDATE_CONFLICT_LOST server1: lease update lease4-update", "HA_LEASE_UPDATE_CONFLICT_KEPT server2: lease update from server1 gives " + contested} {
@@ -260,24 +266,4 @@ func TestHALoadBalancingConflict(t *testing.T) {
 			t.Errorf("%s is in %q (%v) after the conflict, want load-balancing", n.addr, st, err)
 		}
 	}
-}
-
-// haLBConflicts reads one counter of status-get's local or remote HA
-// server object; absent reads 0.
-func haLBConflicts(t *testing.T, l *Lab, n haNode, server, key string) uint64 {
-	t.Helper()
-	a, err := n.command(l, "status-get", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		HA []struct {
-			Servers map[string]map[string]any `json:"ha-servers"`
-		} `json:"high-availability"`
-	}
-	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
-		t.Fatalf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
-	}
-	v, _ := st.HA[0].Servers[server][key].(float64)
-	return uint64(v)
 }

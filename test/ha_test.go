@@ -668,25 +668,8 @@ func TestHAPassiveBackup(t *testing.T) {
 // received, in status-get's local HA server.
 func batchesReceived(t *testing.T, l *Lab, n haNode) uint64 {
 	t.Helper()
-	a, err := n.command(l, "status-get", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		HA []struct {
-			Servers struct {
-				Local struct {
-					Twinleaf struct {
-						Batches uint64 `json:"lease4-batches-received"`
-					} `json:"twinleaf"`
-				} `json:"local"`
-			} `json:"ha-servers"`
-		} `json:"high-availability"`
-	}
-	if err := json.Unmarshal(a.Arguments, &st); err != nil || len(st.HA) != 1 {
-		t.Fatalf("status-get of %s has no high-availability entry: %v: %s", n.addr, err, a.Arguments)
-	}
-	return st.HA[0].Servers.Local.Twinleaf.Batches
+	tl, _ := haServerObjects(t, l, n)["local"]["twinleaf"].(map[string]any)
+	return counter(tl, "lease4-batches-received")
 }
 
 // TestHAHotStandbySecure is the same with the secure template as
