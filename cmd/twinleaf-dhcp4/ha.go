@@ -81,7 +81,7 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 	if d.haClock != nil {
 		cfg.Now, cfg.ClockSynced = d.haClock.Now, d.haClock.Synced
 	}
-	cfg.Adopt = func(l *lease.Lease) { go s.adopt(ctx, syncStore{d}, l) }
+	cfg.Adopt = func(kept, lost *lease.Lease) { go s.adopt(ctx, syncStore{d}, kept, lost) }
 	if len(s.backups) > 0 || partner != nil {
 		t, err := ha.NewHTTPTransport(h)
 		if err != nil {
@@ -122,13 +122,22 @@ func (d *service) newHA(ctx context.Context, h config.HA) (*haService, error) {
 	return s, nil
 }
 
-// adopt stores l, a lease the partner kept in a load-balancing conflict
-// this server lost, over what the address holds now. It runs on its own:
-// the lost update's reply is still held while the machine asks for it.
-func (s *haService) adopt(ctx context.Context, st syncStore, l *lease.Lease) {
-	cur, _ := st.Get(l.Addr)
-	if err := st.Commit(ctx, cur, l); err != nil {
-		s.log.Error(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT_LOST taking the partner's lease %s failed: %v", l.Addr, err))
+// adopt stores kept, a lease the partner kept in a load-balancing
+// conflict this server lost, in place of lost's client's lease at the
+// address, and tells the backups. Anything else at the address came after
+// the conflict and stays. It runs on its own: the lost update's reply is
+// still held while the machine asks for it.
+func (s *haService) adopt(ctx context.Context, st syncStore, kept, lost *lease.Lease) {
+	cur, _ := st.Get(kept.Addr)
+	if cur == nil || !cur.BelongsTo(lost.HWAddr, lost.ClientID) {
+		return
+	}
+	if err := st.Commit(ctx, cur, kept); err != nil {
+		s.log.Error(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT_LOST taking the partner's lease %s failed: %v", kept.Addr, err))
+		return
+	}
+	if err := s.toBackups([]lease.Change{{Old: cur, New: kept}}); err != nil {
+		s.log.Warn("HA_LEASE_UPDATE_FAILED " + err.Error())
 	}
 }
 

@@ -1,7 +1,6 @@
 package ctrl
 
 import (
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -13,7 +12,9 @@ import (
 // basic-auth-user-file and basic-auth-password-file. It is read again
 // when the file changes, as the TLS files are, so correcting a wrong
 // password on one board heals the pair or the operator's access without
-// a restart. The file is looked at no more than once a second.
+// a restart. The file is read again no more than once a second: it is
+// small, and reading it catches a rewrite that keeps its size and
+// modification time.
 type FileSecret struct {
 	path      string
 	firstLine bool // keep the first line only; else the whole file less its final newline
@@ -21,7 +22,6 @@ type FileSecret struct {
 
 	mu      sync.Mutex
 	checked time.Time
-	stamp   string
 	value   string
 }
 
@@ -35,11 +35,11 @@ const secretCheckEvery = time.Second
 // path); later, a file that cannot be read leaves the last value in use.
 func NewFileSecret(path string, firstLine bool) (*FileSecret, error) {
 	s := &FileSecret{path: path, firstLine: firstLine, now: time.Now}
-	v, stamp, err := s.read()
+	v, err := s.read()
 	if err != nil {
 		return nil, err
 	}
-	s.value, s.stamp, s.checked = v, stamp, s.now()
+	s.value, s.checked = v, s.now()
 	return s, nil
 }
 
@@ -52,23 +52,16 @@ func (s *FileSecret) Value() string {
 		return s.value
 	}
 	s.checked = now
-	if st, err := os.Stat(s.path); err != nil || fileStamp(st) == s.stamp {
-		return s.value
-	}
-	if v, stamp, err := s.read(); err == nil {
-		s.value, s.stamp = v, stamp
+	if v, err := s.read(); err == nil {
+		s.value = v
 	}
 	return s.value
 }
 
-func (s *FileSecret) read() (value, stamp string, err error) {
-	st, err := os.Stat(s.path)
-	if err != nil {
-		return "", "", err
-	}
+func (s *FileSecret) read() (string, error) {
 	b, err := os.ReadFile(s.path)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	v := string(b)
 	if s.firstLine {
@@ -77,10 +70,5 @@ func (s *FileSecret) read() (value, stamp string, err error) {
 	} else {
 		v = strings.TrimRight(v, "\r\n")
 	}
-	return v, fileStamp(st), nil
-}
-
-// fileStamp sums up a file's size and modification time.
-func fileStamp(st os.FileInfo) string {
-	return fmt.Sprintf("%d:%d", st.Size(), st.ModTime().UnixNano())
+	return v, nil
 }

@@ -62,12 +62,18 @@ func TestFileSecret(t *testing.T) {
 	if got := f.Value(); got != "newer" {
 		t.Errorf("a second later: %q, want the new value", got)
 	}
+	// A rewrite of the same size is seen too, whatever its time stamp.
+	write("pw", "fresh\n")
+	clk.t = clk.t.Add(time.Second)
+	if got := f.Value(); got != "fresh" {
+		t.Errorf("same-size rewrite: %q, want the new value", got)
+	}
 	// A file that disappears, or a clock stepped back, keeps the value.
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	clk.t = clk.t.Add(time.Hour)
-	if got := f.Value(); got != "newer" {
+	if got := f.Value(); got != "fresh" {
 		t.Errorf("file gone: %q, want the last value", got)
 	}
 	write("pw", "back\n")

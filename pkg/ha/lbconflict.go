@@ -79,16 +79,17 @@ func keptLease(a Answer) (*lease.Lease, bool) {
 }
 
 // conflictLost handles an update the partner refused with its kept
-// lease: counted, logged, and the kept lease handed to Config.Adopt, so
-// this server refuses the address to its own client too.
+// lease: counted, logged, and the kept lease handed to Config.Adopt with
+// the lease that lost, so this server refuses the address to its own
+// client too.
 func (m *Machine) conflictLost(c Command, peer string, kept *lease.Lease, hw net.HardwareAddr, clientID []byte) error {
 	m.cmu.Lock()
 	m.comm.conflictsLost++
 	m.cmu.Unlock()
 	m.log.Warn(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT_LOST %s: lease update %s for [hwtype=1 %s], cid=[%s] sent to %s was refused: %s holds %s for hw-address %s since cltt %d; the client's reply is held back and the partner's lease is taken",
 		m.self.Name, c.Command, hw, memfile.FormatHex(clientID), peer, peer, kept.Addr, memfile.FormatHex(kept.HWAddr), kept.CLTT.Unix()))
-	if m.cfg.Adopt != nil {
-		m.cfg.Adopt(kept)
+	if m.cfg.Adopt != nil && c.lease != nil {
+		m.cfg.Adopt(kept, c.lease.l)
 	}
 	return errConflictLost
 }
@@ -98,5 +99,8 @@ func (m *Machine) conflictLost(c Command, peer string, kept *lease.Lease, hw net
 // update was queued; adopting the kept lease refuses it the address at
 // its next request.
 func (m *Machine) BacklogConflictLost(c Command, kept *lease.Lease) {
+	if m.partner == nil {
+		return
+	}
 	_ = m.conflictLost(c, m.partner.Name, kept, nil, nil)
 }

@@ -86,13 +86,26 @@ func TestConflictLost(t *testing.T) {
 	refusal := `[{"result":4,"text":"kept","arguments":` + string(args) + `}]`
 	var adopted []*lease.Lease
 	r := newRig(t, haConfig("load-balancing", "server1"), func(c *Config) {
-		c.Adopt = func(l *lease.Lease) { adopted = append(adopted, l) }
+		c.Adopt = func(kept, lost *lease.Lease) {
+			if lost.HWAddr.String() != primaryScopeHW.String() {
+				t.Errorf("adopted in place of %s's lease, want %s's", lost.HWAddr, primaryScopeHW)
+			}
+			adopted = append(adopted, kept)
+		}
 	})
 	r.force(LoadBalancing, LoadBalancing)
 	r.tr.answer["lease4-update"] = answers(refusal)
-	err = SendUpdate(context.Background(), r.m, r.tr, "server2", LeaseUpdateCommand(Kea3, lbLease(primaryScopeHW, 101)), primaryScopeHW, nil)
+	mine := lbLease(primaryScopeHW, 101)
+	changes := []lease.Change{{New: mine}}
+	r.m.UpdatesSending(changes)
+	err = SendUpdate(context.Background(), r.m, r.tr, "server2", LeaseUpdateCommand(Kea3, mine), primaryScopeHW, nil)
 	if !errors.Is(err, errConflictLost) {
 		t.Fatalf("error %v, want errConflictLost", err)
+	}
+	// The partner answered: the address is not one it may lack.
+	r.m.UpdatesDone(changes, err)
+	if r.m.LeaseUnconfirmed(mine.Addr) {
+		t.Error("the address stays unconfirmed after the partner answered with its kept lease")
 	}
 	if s := r.m.PartnerState(); s == Unavailable {
 		t.Error("partner marked unavailable")

@@ -56,12 +56,13 @@ type Config struct {
 	// update is built before the partner's form is known. nil: the partner
 	// speaks Version.
 	Identify func(ctx context.Context) (Partner, error)
-	// Adopt stores a lease the partner kept in a load-balancing conflict
-	// this server lost (KeepLocal), replacing the local lease at its
-	// address if that is still there. It must not block on the lease
-	// update that lost: it is called while that update's reply is held.
-	// nil adopts nothing.
-	Adopt func(*lease.Lease)
+	// Adopt stores kept, a lease the partner kept in a load-balancing
+	// conflict this server lost (KeepLocal), in place of lost, this
+	// server's lease at the address, if the address still holds lost's
+	// client: anything else there came later. It must not block on the
+	// lease update that lost: it is called while that update's reply is
+	// held. nil adopts nothing.
+	Adopt func(kept, lost *lease.Lease)
 	// AcceptBatches says this server takes twinleaf-lease4-batch (the
 	// daemon registered it); status-get's local server then offers it
 	// (Capabilities) and counts the batches received.

@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,9 @@ func (m *Machine) UpdatesSending(changes []lease.Change) { m.unconfirmed.add(cha
 // UpdatesDone records the outcome of the updates for changes: taken by
 // the partner (err nil) or not, when their leases stay unconfirmed.
 func (m *Machine) UpdatesDone(changes []lease.Change, err error) {
-	if err == nil {
+	// A conflict lost to the partner's earlier lease is an answer: the
+	// address is the partner's lease now (Config.Adopt), not one it lacks.
+	if err == nil || errors.Is(err, errConflictLost) {
 		m.unconfirmed.remove(changes)
 	}
 }

@@ -103,7 +103,7 @@ func (h *handler) put(tx *txn, p addArgs) ctrl.Answer {
 		return failed(err)
 	}
 	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now())
-	if held && h.Keep != nil && h.Keep(cur, l) {
+	if held && h.keeps(p, cur) {
 		return kept(cur)
 	}
 	ok, err := h.apply(tx, lease.Change{Old: cur, New: l})
@@ -112,10 +112,14 @@ func (h *handler) put(tx *txn, p addArgs) ctrl.Answer {
 	}
 	if !ok {
 		// A DHCP worker changed the address meanwhile: the sender's
-		// lease still wins, once more over what is there now.
+		// lease still wins, once more over what is there now, unless
+		// that is a lease this server keeps (Deps.Keep).
 		cur, _ = h.Store.Get(l.Addr)
 		if cur == nil && !p.forceCreate {
 			return ctrl.Conflict(fmt.Sprintf("ResourceBusy: IP address:%s could not be updated.", l.Addr))
+		}
+		if heldByOther(cur, l.HWAddr, l.ClientID, h.Now()) && h.keeps(p, cur) {
+			return kept(cur)
 		}
 		if ok, err = h.apply(tx, lease.Change{Old: cur, New: l}); err != nil {
 			return ctrl.Error("%s", err.Error())

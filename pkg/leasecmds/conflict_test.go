@@ -188,7 +188,7 @@ func TestConflictStorageError(t *testing.T) {
 // lease, nothing changes, and only another client's active lease is ever
 // offered to Keep.
 func TestConflictKept(t *testing.T) {
-	update := `{"ip-address":"192.0.2.40","hw-address":"02:00:00:00:00:02","force-create":true}`
+	update := `{"ip-address":"192.0.2.40","hw-address":"02:00:00:00:00:02","force-create":true,"origin":"ha-partner"}`
 	for _, tt := range []struct {
 		name    string
 		local   *lease.Lease
@@ -201,6 +201,7 @@ func TestConflictKept(t *testing.T) {
 		{"kept", active(40, "02:00:00:00:00:01"), true, true, 4, "02:00:00:00:00:01", true},
 		{"given way", active(40, "02:00:00:00:00:01"), false, true, 0, "02:00:00:00:00:02", false},
 		{"the client's own lease is never asked about", active(40, "02:00:00:00:00:02"), true, false, 0, "02:00:00:00:00:02", false},
+		{"an operator's update is never asked about", active(40, "02:00:00:00:00:01"), true, false, 0, "02:00:00:00:00:02", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -214,7 +215,11 @@ func TestConflictKept(t *testing.T) {
 				}
 				return tt.keep
 			}
-			a := f.call(t, "lease4-update", update)
+			cmd := update
+			if strings.HasPrefix(tt.name, "an operator's") {
+				cmd = strings.Replace(update, `,"origin":"ha-partner"`, "", 1)
+			}
+			a := f.call(t, "lease4-update", cmd)
 			if asked != tt.asked || a.Result != tt.result {
 				t.Fatalf("asked %v, answer %d %q; want asked %v, result %d", asked, a.Result, a.Text, tt.asked, tt.result)
 			}
@@ -238,4 +243,34 @@ func TestConflictKept(t *testing.T) {
 			f.checkDurable(t)
 		})
 	}
+}
+
+// TestConflictKeptMeanwhile: a DHCP worker gives the address to a client
+// of this server while the partner's update is applied; Deps.Keep is
+// asked about that lease too, and keeps it.
+func TestConflictKeptMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	worker := active(40, "02:00:00:00:00:01")
+	commit := f.h.Commit
+	raced := false
+	f.h.Commit = func(c ...lease.Change) error {
+		if !raced {
+			raced = true
+			if err := commit(lease.Change{New: worker}); err != nil {
+				return err
+			}
+			f.h.Store.Put(worker)
+		}
+		return commit(c...)
+	}
+	var asked []*lease.Lease
+	f.h.Keep = func(local, _ *lease.Lease) bool { asked = append(asked, local); return true }
+	a := f.call(t, "lease4-update", `{"ip-address":"192.0.2.40","hw-address":"02:00:00:00:00:02","force-create":true,"origin":"ha-partner"}`)
+	if a.Result != 4 || len(asked) != 1 || asked[0] != worker {
+		t.Fatalf("answer %d %q, Keep asked about %v; want result 4 for the worker's lease", a.Result, a.Text, asked)
+	}
+	if l, ok := f.h.Store.Get(worker.Addr); !ok || l != worker {
+		t.Errorf("store holds %v, want the worker's lease", l)
+	}
+	f.checkDurable(t)
 }

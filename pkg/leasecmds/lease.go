@@ -208,6 +208,9 @@ func conflictf(format string, a ...any) error {
 type addArgs struct {
 	lease       *lease.Lease
 	forceCreate bool
+	// fromPartner: the update says it comes from an HA partner
+	// ("origin": "ha-partner", as Kea 3.x and twinleaf send them).
+	fromPartner bool
 }
 
 // parseAddArgs is Kea's Lease4Parser, the lenient form lease4-add and
@@ -305,6 +308,13 @@ func parseAddArgs(a args, subnets []SubnetInfo, now time.Time) (addArgs, error) 
 		if out.forceCreate, err = a.getBool("force-create"); err != nil {
 			return addArgs{}, err
 		}
+	}
+	if a.has("origin") {
+		origin, err := a.getString("origin")
+		if err != nil {
+			return addArgs{}, err
+		}
+		out.fromPartner = origin == "ha-partner"
 	}
 	return out, nil
 }

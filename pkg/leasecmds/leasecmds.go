@@ -80,10 +80,11 @@ type Deps struct {
 	// favour of its sender over a disagreeing local lease (HA counts and
 	// logs them); nil ignores them.
 	Conflict func(Conflict)
-	// Keep decides, for a lease4-update giving an address another client
-	// holds here, whether the local lease stays (HA's load-balancing
-	// conflict rule between two twinleaf servers). The update is then
-	// refused with result 4 and the kept lease; nil never keeps.
+	// Keep decides, for an HA partner's lease4-update (origin
+	// ha-partner) giving an address another client holds here, whether
+	// the local lease stays (HA's load-balancing conflict rule between two
+	// twinleaf servers). The update is then refused with result 4 and the
+	// kept lease; nil never keeps.
 	Keep func(local, sent *lease.Lease) bool
 }
 
