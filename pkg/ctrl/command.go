@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"unicode/utf8"
 )
 
 // Kea's result codes.
@@ -160,6 +161,15 @@ func ParseRequest(body []byte) (*Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid command: %w", err)
 	}
+	if req, ok := parseRequestFast(clean); ok {
+		return req, nil
+	}
+	return parseRequestJSON(clean)
+}
+
+// parseRequestJSON is ParseRequest's reading with encoding/json, the
+// reference for what is accepted and what each refusal says.
+func parseRequestJSON(clean []byte) (*Request, error) {
 	var top map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(clean))
 	dec.UseNumber()
@@ -197,9 +207,49 @@ func ParseRequest(body []byte) (*Request, error) {
 	return req, nil
 }
 
+// parseRequestFast is ParseRequest's reading of a well-formed envelope in
+// one pass (ObjectMembers). Anything it does not take as it is, it leaves
+// to ParseRequest's encoding/json reading, whose answers and error texts
+// stay the reference: ok is false then.
+func parseRequestFast(b []byte) (*Request, bool) {
+	req := &Request{}
+	err := ObjectMembers(b, func(k string, v []byte) error {
+		switch k {
+		case "command":
+			if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
+				return errSyntax
+			}
+			req.Command = string(v[1 : len(v)-1])
+		case "arguments":
+			if v[0] != '{' {
+				return errSyntax
+			}
+			req.Arguments = v
+		case "service":
+			req.Service = nil
+			if err := json.Unmarshal(v, &req.Service); err != nil {
+				return err
+			}
+		case "remote-address":
+			if err := json.Unmarshal(v, &req.RemoteAddress); err != nil {
+				return err
+			}
+		default:
+			return errSyntax
+		}
+		return nil
+	})
+	return req, err == nil && req.Command != ""
+}
+
 // StripComments blanks out #, // and /* */ comments outside strings,
 // keeping byte offsets so JSON errors still point at the right place.
 func StripComments(b []byte) ([]byte, error) {
+	if bytes.IndexByte(b, '#') < 0 && bytes.IndexByte(b, '/') < 0 {
+		// No comment can start anywhere: b as it is (commands from
+		// programs, HA's lease updates among them, carry none).
+		return b, nil
+	}
 	out := append([]byte(nil), b...)
 	inString, escaped := false, false
 	for i := 0; i < len(out); i++ {

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 )
@@ -83,27 +86,160 @@ func parseBatchItems(args json.RawMessage) ([]BatchItem, error) {
 }
 
 // parseBatchFast reads a well-formed batch in one pass over the JSON
-// (the standby reads thousands a second); anything else is left to
-// ParseBatch's item-by-item reading, which says what is wrong.
+// (ctrl.ObjectMembers; the standby reads thousands a second); anything
+// else, or anything it is unsure encoding/json would read the same way
+// (a key that differs from "version", "commands", "command" or
+// "arguments" only in case), is left to ParseBatch's item-by-item
+// reading, which says what is wrong.
 func parseBatchFast(args json.RawMessage) ([]BatchItem, bool) {
-	var a struct {
-		Version  *int `json:"version"`
-		Commands []struct {
-			Command   *string         `json:"command"`
-			Arguments json.RawMessage `json:"arguments"`
-		} `json:"commands"`
-	}
-	if json.Unmarshal(args, &a) != nil || a.Version == nil || *a.Version != BatchProtocol || a.Commands == nil {
+	var version, commands []byte
+	err := ctrl.ObjectMembers(args, func(k string, v []byte) error {
+		switch {
+		case k == "version":
+			version = v
+		case k == "commands":
+			commands = v
+		case strings.EqualFold(k, "version"), strings.EqualFold(k, "commands"):
+			return errNotFast
+		}
+		return nil
+	})
+	if err != nil || string(version) != "1" || BatchProtocol != 1 || len(commands) == 0 || commands[0] != '[' {
 		return nil, false
 	}
-	items := make([]BatchItem, len(a.Commands))
-	for i, c := range a.Commands {
-		if c.Command == nil {
-			return nil, false
+	items := make([]BatchItem, 0, 16)
+	err = ctrl.ArrayElements(commands, func(v []byte) error {
+		it, ok := batchItemFast(v)
+		if !ok {
+			return errNotFast
 		}
-		items[i] = BatchItem{Command: *c.Command, Arguments: c.Arguments}
+		items = append(items, it)
+		return nil
+	})
+	return items, err == nil
+}
+
+// errNotFast leaves a batch to ParseBatch's careful reading.
+var errNotFast = errors.New("ha: not for the fast reading")
+
+// batchItemFast reads one item of a well-formed batch: a map with a
+// "command" string and raw "arguments".
+func batchItemFast(v []byte) (BatchItem, bool) {
+	var it BatchItem
+	var command []byte
+	err := ctrl.ObjectMembers(v, func(k string, v []byte) error {
+		switch {
+		case k == "command":
+			command = v
+		case k == "arguments":
+			it.Arguments = v
+		case strings.EqualFold(k, "command"), strings.EqualFold(k, "arguments"):
+			return errNotFast
+		}
+		return nil
+	})
+	if err != nil || len(command) < 2 || command[0] != '"' {
+		return it, false
 	}
-	return items, true
+	if bytes.IndexByte(command, '\\') < 0 && utf8.Valid(command) {
+		it.Command = string(command[1 : len(command)-1])
+	} else if json.Unmarshal(command, &it.Command) != nil {
+		return it, false
+	}
+	return it, true
+}
+
+// parseBatchAnswerFast reads a well-formed, successful batch answer of n
+// results in one pass (ctrl.ObjectMembers): the primary reads one per
+// batch it sends. Anything else, or anything encoding/json might read
+// otherwise (a key differing from the expected ones only in case, a text
+// with escapes or invalid UTF-8, a result that is not a plain integer),
+// is left to parseBatchAnswerJSON: ok is false then.
+func parseBatchAnswerFast(body []byte, n int) ([]Answer, bool) {
+	var first []byte
+	err := ctrl.ArrayElements(body, func(v []byte) error {
+		if first == nil {
+			first = v
+		}
+		return nil
+	})
+	if err != nil || first == nil {
+		return nil, false
+	}
+	top, ok := answerFast(first)
+	if !ok || top.Result != 0 {
+		return nil, false
+	}
+	var results []byte
+	err = ctrl.ObjectMembers(top.Arguments, func(k string, v []byte) error {
+		switch {
+		case k == "results":
+			results = v
+		case strings.EqualFold(k, "results"):
+			return errNotFast
+		}
+		return nil
+	})
+	if err != nil || len(results) == 0 || results[0] != '[' {
+		return nil, false
+	}
+	out := make([]Answer, 0, n)
+	err = ctrl.ArrayElements(results, func(v []byte) error {
+		a, ok := answerFast(v)
+		if !ok {
+			return errNotFast
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err == nil && len(out) == n
+}
+
+// answerFast reads one Kea answer map whose result is a plain integer and
+// whose text, if any, a plain string.
+func answerFast(v []byte) (Answer, bool) {
+	var a Answer
+	var result []byte
+	err := ctrl.ObjectMembers(v, func(k string, v []byte) error {
+		switch {
+		case k == "result":
+			result = v
+		case k == "text":
+			if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
+				return errNotFast
+			}
+			a.Text = string(v[1 : len(v)-1])
+		case k == "arguments":
+			a.Arguments = v
+		case strings.EqualFold(k, "result"), strings.EqualFold(k, "text"), strings.EqualFold(k, "arguments"):
+			return errNotFast
+		}
+		return nil
+	})
+	if err != nil || len(result) == 0 || len(result) > 9 {
+		return a, false
+	}
+	neg := result[0] == '-'
+	digits := result
+	if neg {
+		digits = result[1:]
+	}
+	if len(digits) == 0 {
+		return a, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return a, false
+		}
+		a.Result = a.Result*10 + int(c-'0')
+	}
+	if neg {
+		a.Result = -a.Result
+	}
+	if string(a.Arguments) == "null" {
+		a.Arguments = nil
+	}
+	return a, true
 }
 
 // BatchAnswer is the receiver's answer: result 0 with one Kea answer per
@@ -116,6 +252,15 @@ func BatchAnswer(results []ctrl.Answer) ctrl.Answer {
 // per command. A batch refused as a whole (any result but 0, such as a
 // partner that does not know the command) or a wrong count is an error.
 func ParseBatchAnswer(body []byte, n int) ([]Answer, error) {
+	if out, ok := parseBatchAnswerFast(body, n); ok {
+		return out, nil
+	}
+	return parseBatchAnswerJSON(body, n)
+}
+
+// parseBatchAnswerJSON is ParseBatchAnswer with encoding/json, the
+// reference for what is accepted and what each refusal says.
+func parseBatchAnswerJSON(body []byte, n int) ([]Answer, error) {
 	a, err := ParseAnswer(body)
 	if err != nil {
 		return nil, err

@@ -402,3 +402,45 @@ func TestBatcherContext(t *testing.T) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
 }
+
+// BenchmarkParseBatch reads a batch of 16 lease updates as the standby
+// does, envelope and all.
+func BenchmarkParseBatch(b *testing.B) {
+	var cmds []Command
+	for i := range 16 {
+		cmds = append(cmds, LeaseUpdateCommand(Kea3, testLease(byte(i+1), 1780000000)))
+	}
+	body, err := BatchRequest(cmds).AppendJSON(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		req, err := ctrl.ParseRequest(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if items, err := ParseBatch(req.Arguments); err != nil || len(items) != 16 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseBatchAnswer reads the standby's answer to a batch of 16,
+// as the primary does.
+func BenchmarkParseBatchAnswer(b *testing.B) {
+	results := make([]ctrl.Answer, 16)
+	for i := range results {
+		results[i] = ctrl.Success("IPv4 lease updated.", nil)
+	}
+	body, err := json.Marshal([]ctrl.Answer{BatchAnswer(results)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ParseBatchAnswer(body, 16); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -283,5 +283,12 @@ func FuzzParseBatchAnswer(f *testing.F) {
 		if err == nil && len(got) != n {
 			t.Fatalf("%d results for %d commands from %q", len(got), n, b)
 		}
+		if fast, ok := parseBatchAnswerFast(b, n); ok {
+			// The one-pass reading must agree with encoding/json's.
+			slow, err := parseBatchAnswerJSON(b, n)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("%q: one pass read %+v, encoding/json %+v, %v", b, fast, slow, err)
+			}
+		}
 	})
 }

@@ -1,0 +1,278 @@
+package ctrl
+
+import (
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// errSyntax is any JSON the one-pass readers below refuse; callers that
+// need encoding/json's words for it read the input again with it.
+var errSyntax = errors.New("ctrl: not valid JSON")
+
+// maxDepth bounds nesting, as encoding/json does, so a hostile body cannot
+// exhaust the stack.
+const maxDepth = 10000
+
+// ObjectMembers reads b, a JSON object with optional surrounding white
+// space, in one pass, calling fn with each member's key (unquoted) and
+// raw value in order. It accepts exactly what encoding/json accepts as an
+// object, so it can stand in for decoding into map[string]json.RawMessage
+// where that is too slow: HA's lease update batches arrive thousands a
+// second, and encoding/json reads each byte several times. An error from
+// fn ends the reading and is returned.
+func ObjectMembers(b []byte, fn func(key string, val []byte) error) error {
+	i := skipSpace(b, 0)
+	end, err := members(b, i, 0, fn)
+	if err != nil {
+		return err
+	}
+	if skipSpace(b, end) != len(b) {
+		return errSyntax
+	}
+	return nil
+}
+
+// ArrayElements is ObjectMembers for a JSON array: fn gets each element's
+// raw value in order.
+func ArrayElements(b []byte, fn func(val []byte) error) error {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return errSyntax
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		if skipSpace(b, i+1) != len(b) {
+			return errSyntax
+		}
+		return nil
+	}
+	for {
+		end, err := value(b, i, 1)
+		if err != nil {
+			return err
+		}
+		if err := fn(b[i:end]); err != nil {
+			return err
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return errSyntax
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			if skipSpace(b, i+1) != len(b) {
+				return errSyntax
+			}
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// members reads the object starting at b[i] ('{'), calling fn (if not
+// nil) per member, and returns the offset after its '}'.
+func members(b []byte, i, depth int, fn func(string, []byte) error) (int, error) {
+	if i >= len(b) || b[i] != '{' || depth >= maxDepth {
+		return 0, errSyntax
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, errSyntax
+		}
+		kend, escaped, err := str(b, i)
+		if err != nil {
+			return 0, err
+		}
+		key := b[i+1 : kend-1]
+		i = skipSpace(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errSyntax
+		}
+		i = skipSpace(b, i+1)
+		vend, err := value(b, i, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		if fn != nil {
+			k := string(key)
+			if escaped || !utf8.Valid(key) {
+				// encoding/json's unescaping, and its U+FFFD for
+				// invalid UTF-8.
+				if err := json.Unmarshal(b[kend-len(key)-2:kend], &k); err != nil {
+					return 0, errSyntax
+				}
+			}
+			if err := fn(k, b[i:vend]); err != nil {
+				return 0, err
+			}
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return 0, errSyntax
+		}
+	}
+}
+
+// value checks the JSON value starting at b[i] and returns where it ends.
+func value(b []byte, i, depth int) (int, error) {
+	if i >= len(b) {
+		return 0, errSyntax
+	}
+	switch c := b[i]; {
+	case c == '{':
+		return members(b, i, depth, nil)
+	case c == '[':
+		return elements(b, i, depth)
+	case c == '"':
+		end, _, err := str(b, i)
+		return end, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		return number(b, i)
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	}
+	return 0, errSyntax
+}
+
+// elements checks the array starting at b[i] ('[').
+func elements(b []byte, i, depth int) (int, error) {
+	if depth >= maxDepth {
+		return 0, errSyntax
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		end, err := value(b, i, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return 0, errSyntax
+		}
+	}
+}
+
+// str checks the string starting at b[i] ('"') and returns the offset
+// after its closing quote, and whether it holds escapes.
+func str(b []byte, i int) (end int, escaped bool, err error) {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c < 0x20:
+			return 0, false, errSyntax
+		case c == '\\':
+			escaped = true
+			i++
+			if i >= len(b) {
+				return 0, false, errSyntax
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return 0, false, errSyntax
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return 0, false, errSyntax
+					}
+				}
+				i += 4
+			default:
+				return 0, false, errSyntax
+			}
+		}
+	}
+	return 0, false, errSyntax
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// number checks JSON's number grammar from b[i].
+func number(b []byte, i int) (int, error) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i)
+	default:
+		return 0, errSyntax
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return 0, errSyntax
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return 0, errSyntax
+		}
+		i = j
+	}
+	return i, nil
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func literal(b []byte, i int, lit string) (int, error) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, errSyntax
+	}
+	return i + len(lit), nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
