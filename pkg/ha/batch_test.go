@@ -444,3 +444,21 @@ func BenchmarkParseBatchAnswer(b *testing.B) {
 		}
 	}
 }
+
+// The size hint covers a batch's body, so encoding it allocates once.
+func TestBatchSizeHint(t *testing.T) {
+	var cmds []Command
+	for i := range 100 {
+		l := testLease(byte(i+1), 1780000000)
+		l.ClientID, l.Hostname = []byte{1, 2, 0, 0, 0, 0, byte(i)}, "host-with-a-rather-long-name.example.org."
+		cmds = append(cmds, LeaseUpdateCommand(Kea3, l))
+	}
+	c := BatchRequest(cmds)
+	body, err := c.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) > c.sizeHint() {
+		t.Errorf("a batch of %d updates encodes to %d bytes, past its hint of %d", len(cmds), len(body), c.sizeHint())
+	}
+}

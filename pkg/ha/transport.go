@@ -16,7 +16,7 @@ type Transport interface {
 
 // call marshals c, sends it to peer and returns the body.
 func call(ctx context.Context, t Transport, peer string, c Command) ([]byte, error) {
-	body, err := c.AppendJSON(nil)
+	body, err := c.AppendJSON(make([]byte, 0, c.sizeHint()))
 	if err != nil {
 		return nil, fmt.Errorf("ha: encoding %s: %w", c.Command, err)
 	}
@@ -25,6 +25,17 @@ func call(ctx context.Context, t Transport, peer string, c Command) ([]byte, err
 		return nil, fmt.Errorf("ha: %s to %s: %w", c.Command, peer, err)
 	}
 	return ans, nil
+}
+
+// sizeHint guesses c's encoded size, so that a batch's body is
+// allocated once rather than grown through every size on the way: a lease
+// update encodes to about 330 bytes.
+func (c Command) sizeHint() int {
+	n := 512
+	if cmds, ok := c.Arguments["commands"].([]Command); ok {
+		n += 384 * len(cmds)
+	}
+	return n
 }
 
 // Syncer fetches the partner's leases into the local store (Kea's sync,
