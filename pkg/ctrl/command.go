@@ -155,7 +155,8 @@ func (r *Registry) Serve(ctx context.Context, body []byte) Answer {
 
 // ParseRequest reads a command envelope. Like Kea it accepts #, // and
 // /* */ comments, and rejects unknown top-level keys, a missing command and
-// arguments that are not a map.
+// arguments that are not a map. The request's Arguments may share body's
+// memory: body must not be changed or reused while the request is in use.
 func ParseRequest(body []byte) (*Request, error) {
 	clean, err := StripComments(body)
 	if err != nil {
@@ -176,7 +177,7 @@ func parseRequestJSON(clean []byte) (*Request, error) {
 	if err := dec.Decode(&top); err != nil {
 		return nil, fmt.Errorf("invalid command: not a JSON map: %v", err)
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(clean[dec.InputOffset():])) > 0 {
 		return nil, errors.New("invalid command: trailing data after the JSON map")
 	}
 	req := &Request{}
@@ -231,6 +232,7 @@ func parseRequestFast(b []byte) (*Request, bool) {
 				return err
 			}
 		case "remote-address":
+			req.RemoteAddress = ""
 			if err := json.Unmarshal(v, &req.RemoteAddress); err != nil {
 				return err
 			}
@@ -243,7 +245,8 @@ func parseRequestFast(b []byte) (*Request, bool) {
 }
 
 // StripComments blanks out #, // and /* */ comments outside strings,
-// keeping byte offsets so JSON errors still point at the right place.
+// keeping byte offsets so JSON errors still point at the right place. A b
+// without comments is returned itself, not copied.
 func StripComments(b []byte) ([]byte, error) {
 	if bytes.IndexByte(b, '#') < 0 && bytes.IndexByte(b, '/') < 0 {
 		// No comment can start anywhere: b as it is (commands from

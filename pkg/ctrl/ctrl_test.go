@@ -42,6 +42,7 @@ func TestParseRequest(t *testing.T) {
 		{name: "arguments not a map", in: `{"command":"x","arguments":[1]}`, wantErr: "'arguments' must be a map"},
 		{name: "not a map", in: `[1,2]`, wantErr: "not a JSON map"},
 		{name: "trailing data", in: `{"command":"x"} {}`, wantErr: "trailing data"},
+		{name: "trailing bracket", in: `{"command":"x"}]junk`, wantErr: "trailing data"},
 		{name: "unterminated comment", in: `{"command":"x"} /*`, wantErr: "unterminated"},
 		{name: "command not a string", in: `{"command":5}`, wantErr: "'command'"},
 	}

@@ -81,7 +81,8 @@ func FuzzArrayElements(f *testing.F) {
 // The one-pass envelope reader agrees with encoding/json's wherever it
 // answers at all.
 func FuzzParseRequestFast(f *testing.F) {
-	for _, s := range append(scanSeeds, `{"command":"x","remote-address":"192.0.2.9"}`, `{"command":"a\tb"}`, `{"command":"","service":[]}`) {
+	for _, s := range append(scanSeeds, `{"command":"x","remote-address":"192.0.2.9"}`, `{"command":"a\tb"}`, `{"command":"","service":[]}`,
+		`{"command":"c","remote-address":"x","remote-address":null}`, `{"command":"c"}]junk`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -93,17 +94,27 @@ func FuzzParseRequestFast(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%q: fast path took it, encoding/json refuses: %v", b, err)
 		}
-		if fast.Command != slow.Command || !slices.Equal(fast.Service, slow.Service) ||
-			!bytes.Equal(fast.Arguments, slow.Arguments) || fast.RemoteAddress != slow.RemoteAddress {
+		if fast.Command != slow.Command || !slices.Equal(fast.Service, slow.Service) || (fast.Service == nil) != (slow.Service == nil) ||
+			!bytes.Equal(fast.Arguments, slow.Arguments) || (fast.Arguments == nil) != (slow.Arguments == nil) || fast.RemoteAddress != slow.RemoteAddress {
 			t.Fatalf("%q: fast %+v, encoding/json %+v", b, fast, slow)
 		}
 	})
 }
 
+// Nesting is bounded where encoding/json bounds it.
 func TestObjectMembersDepth(t *testing.T) {
-	deep := bytes.Repeat([]byte(`{"a":`), maxDepth+1)
-	if err := ObjectMembers(deep, func(string, []byte) error { return nil }); err == nil {
-		t.Error("accepted a body nested past maxDepth")
+	for _, d := range []int{maxDepth, maxDepth + 1} {
+		inner := strings.Repeat("[", d-1) + strings.Repeat("]", d-1)
+		b := []byte(`{"a":` + inner + `}`)
+		err := ObjectMembers(b, func(string, []byte) error { return nil })
+		if (err == nil) != json.Valid(b) {
+			t.Errorf("depth %d: ObjectMembers %v, json.Valid %v", d, err, json.Valid(b))
+		}
+		a := []byte("[" + inner + "]")
+		err = ArrayElements(a, func([]byte) error { return nil })
+		if (err == nil) != json.Valid(a) {
+			t.Errorf("depth %d: ArrayElements %v, json.Valid %v", d, err, json.Valid(a))
+		}
 	}
 }
 

@@ -196,7 +196,8 @@ func parseBatchAnswerFast(body []byte, n int) ([]Answer, bool) {
 }
 
 // answerFast reads one Kea answer map whose result is a plain integer and
-// whose text, if any, a plain string.
+// whose text, if any, a plain string. Its arguments are kept as they came
+// ("null" included), as encoding/json keeps a batch result's.
 func answerFast(v []byte) (Answer, bool) {
 	var a Answer
 	var result []byte
@@ -235,9 +236,6 @@ func answerFast(v []byte) (Answer, bool) {
 	}
 	if neg {
 		a.Result = -a.Result
-	}
-	if string(a.Arguments) == "null" {
-		a.Arguments = nil
 	}
 	return a, true
 }

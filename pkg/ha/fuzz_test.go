@@ -275,6 +275,14 @@ func FuzzParseBatchAnswer(f *testing.F) {
 		`[{"result":0,"arguments":{"results":[{"text":"?"}]}}]`, `[{"result":2,"text":"not supported"}]`) {
 		f.Add([]byte(s), 2)
 	}
+	// Answers whose count matches, so the one-pass reading is compared.
+	for _, s := range []string{
+		`[{"result":0,"arguments":{"results":[{"result":0,"arguments":null}]}}]`,
+		`[{"result":0,"text":"1 lease update(s) processed.","arguments":{"results":[{"result":4,"text":"kept","arguments":{"twinleaf-kept-lease":{}}}]}}]`,
+		`[{"result":0,"arguments":{"results":[{"result":-1,"text":"a\"b"}]}}]`,
+	} {
+		f.Add([]byte(s), 1)
+	}
 	f.Fuzz(func(t *testing.T, b []byte, n int) {
 		if n < 0 || n > MaxBatch {
 			return
