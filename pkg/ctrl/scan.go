@@ -40,37 +40,14 @@ func ArrayElements(b []byte, fn func(val []byte) error) error {
 	if i >= len(b) || b[i] != '[' {
 		return errSyntax
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		if skipSpace(b, i+1) != len(b) {
-			return errSyntax
-		}
-		return nil
+	end, err := elements(b, i, 0, fn)
+	if err != nil {
+		return err
 	}
-	for {
-		end, err := value(b, i, 1)
-		if err != nil {
-			return err
-		}
-		if err := fn(b[i:end]); err != nil {
-			return err
-		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return errSyntax
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case ']':
-			if skipSpace(b, i+1) != len(b) {
-				return errSyntax
-			}
-			return nil
-		default:
-			return errSyntax
-		}
+	if skipSpace(b, end) != len(b) {
+		return errSyntax
 	}
+	return nil
 }
 
 // members reads the object starting at b[i] ('{'), calling fn (if not
@@ -138,7 +115,7 @@ func value(b []byte, i, depth int) (int, error) {
 	case c == '{':
 		return members(b, i, depth, nil)
 	case c == '[':
-		return elements(b, i, depth)
+		return elements(b, i, depth, nil)
 	case c == '"':
 		end, _, err := str(b, i)
 		return end, err
@@ -154,8 +131,9 @@ func value(b []byte, i, depth int) (int, error) {
 	return 0, errSyntax
 }
 
-// elements checks the array starting at b[i] ('[').
-func elements(b []byte, i, depth int) (int, error) {
+// elements checks the array starting at b[i] ('['), calling fn (if not
+// nil) per element, and returns the offset after its ']'.
+func elements(b []byte, i, depth int, fn func([]byte) error) (int, error) {
 	if depth >= maxDepth {
 		return 0, errSyntax
 	}
@@ -167,6 +145,11 @@ func elements(b []byte, i, depth int) (int, error) {
 		end, err := value(b, i, depth+1)
 		if err != nil {
 			return 0, err
+		}
+		if fn != nil {
+			if err := fn(b[i:end]); err != nil {
+				return 0, err
+			}
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) {
@@ -222,8 +205,18 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
+// NumberEnd checks JSON's number grammar from b[i] and returns where the
+// number ends; the lease commands' flat reader shares it.
+func NumberEnd(b []byte, i int) (int, bool) {
+	end, err := number(b, i)
+	return end, err == nil
+}
+
 // number checks JSON's number grammar from b[i].
 func number(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errSyntax
+	}
 	if b[i] == '-' {
 		i++
 	}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/twinleaf/twinleaf/pkg/ctrl"
 )
 
 // Kea's error texts for command arguments come from its SimpleParser and
@@ -90,8 +92,9 @@ func decodeFlat(b []byte) (args, bool) {
 		case c == 'n':
 			v, i, ok = nil, i+4, bytes.HasPrefix(b[i:], []byte("null"))
 		case c == '-' || (c >= '0' && c <= '9'):
-			j, ok = numberEnd(b, i)
-			v, i = json.Number(b[i:j]), j
+			if j, ok = ctrl.NumberEnd(b, i); ok {
+				v, i = json.Number(b[i:j]), j
+			}
 		default:
 			return nil, false // an object or a list
 		}
@@ -159,47 +162,6 @@ var leaseKeys = func() map[string]string {
 	}
 	return m
 }()
-
-// numberEnd checks JSON's number grammar from b[i] and returns where the
-// number ends.
-func numberEnd(b []byte, i int) (int, bool) {
-	digits := func(i int) int {
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		return i
-	}
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(i)
-	default:
-		return i, false
-	}
-	if i < len(b) && b[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return j, false
-		}
-		i = j
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return j, false
-		}
-		i = j
-	}
-	return i, true
-}
 
 func (a args) has(name string) bool {
 	_, ok := a[name]
