@@ -121,9 +121,9 @@ const optVendorClass = 60
 
 // classify puts the client in Kea's built-in classes: ALL, its HA scope
 // class (HA_<server>) when HA filters queries, VENDOR_CLASS_<option 60>,
-// KNOWN when it has a reservation in the
-// selected subnet, its shared network or (where enabled) globally, else
-// UNKNOWN, plus the classes its reservation names.
+// KNOWN when it has a reservation in the selected subnet, its shared
+// network or (where enabled) globally, else UNKNOWN, plus the classes its
+// reservation names.
 func (e *Engine) classify(q *query) {
 	q.classes = append(q.classes[:0], "ALL")
 	if q.haClass != "" {
