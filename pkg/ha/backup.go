@@ -45,7 +45,7 @@ func (b *BackupPeer) Send(ctx context.Context, changes []lease.Change) error {
 	}
 	for _, c := range cmds {
 		a, err := send(ctx, b.Transport, b.Name, c)
-		if err == nil && a.Result != 3 {
+		if err == nil && !a.Done() {
 			err = a.Err()
 		}
 		if err != nil {
@@ -65,7 +65,7 @@ func (b *BackupPeer) sendBatched(ctx context.Context, q *batchQueue, cmds []Comm
 		return fmt.Errorf("ha: lease updates to backup %s: %w", b.Name, err)
 	}
 	for i, a := range answers {
-		if a.Result != 0 && a.Result != 3 {
+		if !a.Done() {
 			b.forget()
 			return fmt.Errorf("ha: %s to backup %s: %w", cmds[i].Command, b.Name, a.Err())
 		}

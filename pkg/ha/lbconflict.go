@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/twinleaf/twinleaf/pkg/lease"
 	"github.com/twinleaf/twinleaf/pkg/leasecmds"
@@ -47,7 +46,7 @@ func (m *Machine) KeepLocal(local, sent *lease.Lease) bool {
 	}
 	mine, ok1 := m.scopeFor(local.ClientID, local.HWAddr)
 	theirs, ok2 := m.scopeFor(sent.ClientID, sent.HWAddr)
-	if !ok1 || !ok2 || mine != m.self.Name || theirs != m.partner.Name {
+	if !ok1 || !ok2 || m.peers[mine].Name != m.self.Name || m.peers[theirs].Name != m.partner.Name {
 		return false
 	}
 	keep := local.CLTT.Before(sent.CLTT) || (local.CLTT.Equal(sent.CLTT) && m.self.Role == "primary")
@@ -80,14 +79,18 @@ func keptLease(a Answer) (*lease.Lease, bool) {
 
 // conflictLost handles an update the partner refused with its kept
 // lease: counted, logged, and the kept lease handed to Config.Adopt with
-// the lease that lost, so this server refuses the address to its own
-// client too.
-func (m *Machine) conflictLost(c Command, peer string, kept *lease.Lease, hw net.HardwareAddr, clientID []byte) error {
+// the lease that lost (the one c carries), so this server refuses the
+// address to its own client too.
+func (m *Machine) conflictLost(c Command, peer string, kept *lease.Lease) error {
 	m.cmu.Lock()
 	m.comm.conflictsLost++
 	m.cmu.Unlock()
+	var lost lease.Lease
+	if c.lease != nil {
+		lost = *c.lease.l
+	}
 	m.log.Warn(fmt.Sprintf("HA_LEASE_UPDATE_CONFLICT_LOST %s: lease update %s for [hwtype=1 %s], cid=[%s] sent to %s was refused: %s holds %s for hw-address %s since cltt %d; the client's reply is held back and the partner's lease is taken",
-		m.self.Name, c.Command, hw, memfile.FormatHex(clientID), peer, peer, kept.Addr, memfile.FormatHex(kept.HWAddr), kept.CLTT.Unix()))
+		m.self.Name, c.Command, lost.HWAddr, memfile.FormatHex(lost.ClientID), peer, peer, kept.Addr, memfile.FormatHex(kept.HWAddr), kept.CLTT.Unix()))
 	if m.cfg.Adopt != nil && c.lease != nil {
 		m.cfg.Adopt(kept, c.lease.l)
 	}
@@ -102,5 +105,5 @@ func (m *Machine) BacklogConflictLost(c Command, kept *lease.Lease) {
 	if m.partner == nil {
 		return
 	}
-	_ = m.conflictLost(c, m.partner.Name, kept, nil, nil)
+	_ = m.conflictLost(c, m.partner.Name, kept)
 }

@@ -117,7 +117,7 @@ func ParseLeasePage(body []byte) (LeasePage, error) {
 	if err != nil {
 		return LeasePage{}, err
 	}
-	if a.Result != 0 && a.Result != 3 {
+	if !a.Done() {
 		return LeasePage{}, a.Err()
 	}
 	var args struct {

@@ -77,7 +77,7 @@ type Machine struct {
 	self    config.Peer
 	partner *config.Peer // the failover peer; nil for backups and passive-backup
 	peers   []config.Peer
-	classes map[string]string // each peer's config.ScopeClass, made once
+	classes []string // each peer's config.ScopeClass, in peers' order
 	log     hclog.Logger
 
 	mu            sync.Mutex // the state machine; held while a pass runs
@@ -160,9 +160,9 @@ func (m *Machine) orderPeers() error {
 	rank := map[string]int{"primary": 0, "secondary": 1, "standby": 1, "backup": 2}
 	m.peers = slices.Clone(m.ha.Peers)
 	slices.SortStableFunc(m.peers, func(a, b config.Peer) int { return rank[a.Role] - rank[b.Role] })
-	m.classes = make(map[string]string, len(m.peers))
-	for _, p := range m.peers {
-		m.classes[p.Name] = config.ScopeClass(p.Name)
+	m.classes = make([]string, len(m.peers))
+	for i, p := range m.peers {
+		m.classes[i] = config.ScopeClass(p.Name)
 		if p.Name == m.ha.ThisServerName {
 			m.self, found = p, true
 		}
@@ -997,14 +997,14 @@ func (m *Machine) ShouldReclaim(l *lease.Lease) bool {
 // partner feed failure detection.
 func (m *Machine) InScope(p *dhcpv4.DHCPv4) (class string, in bool) {
 	if !haType(p.MessageType()) {
-		return m.classes[m.peers[0].Name], true
+		return m.classes[0], true
 	}
-	scope, ok := m.queryScope(p)
+	i, ok := m.queryScope(p)
 	if !ok {
 		return "", false
 	}
-	if m.serving(scope) {
-		return m.classes[scope], true
+	if m.serving(m.peers[i].Name) {
+		return m.classes[i], true
 	}
 	m.cmu.Lock()
 	defer m.cmu.Unlock()
@@ -1019,7 +1019,7 @@ func (m *Machine) InScope(p *dhcpv4.DHCPv4) (class string, in bool) {
 				m.self.Name, label(p), n, left))
 		}
 	}
-	return m.classes[scope], false
+	return m.classes[i], false
 }
 
 func label(p *dhcpv4.DHCPv4) string {
@@ -1037,27 +1037,28 @@ func haType(t dhcpv4.MessageType) bool {
 	return false
 }
 
-func (m *Machine) queryScope(p *dhcpv4.DHCPv4) (string, bool) {
+func (m *Machine) queryScope(p *dhcpv4.DHCPv4) (int, bool) {
 	return m.scopeFor(p.Options.Get(dhcpv4.OptionClientIdentifier), p.ClientHWAddr)
 }
 
 // LeaseInScope applies the scope split to a stored lease.
 func (m *Machine) LeaseInScope(l *lease.Lease) bool {
-	scope, ok := m.scopeFor(l.ClientID, l.HWAddr)
-	return ok && m.serving(scope)
+	i, ok := m.scopeFor(l.ClientID, l.HWAddr)
+	return ok && m.serving(m.peers[i].Name)
 }
 
-// scopeFor names the scope a client belongs to: the primary's, or in
-// load-balancing the one its key hashes to.
-func (m *Machine) scopeFor(clientID, hw []byte) (string, bool) {
+// scopeFor is the index in peers of the server whose scope a client
+// belongs to: the primary's, or in load-balancing the one its key hashes
+// to.
+func (m *Machine) scopeFor(clientID, hw []byte) (int, bool) {
 	if m.ha.Mode != "load-balancing" {
-		return m.peers[0].Name, true
+		return 0, true
 	}
 	key := loadBalanceKey(clientID, hw)
 	if key == nil {
-		return "", false
+		return 0, false
 	}
-	return m.peers[LoadBalanceHash(key)%2].Name, true
+	return int(LoadBalanceHash(key) % 2), true
 }
 
 func (m *Machine) serving(scope string) bool {

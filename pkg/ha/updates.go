@@ -55,11 +55,11 @@ func SendUpdate(ctx context.Context, m *Machine, t Transport, peer string, c Com
 func (m *Machine) updateOutcome(ctx context.Context, t Transport, peer string, c Command, a Answer, err error, hw net.HardwareAddr, clientID []byte) error {
 	if err == nil {
 		switch {
-		case a.Result == 0, a.Result == 3:
+		case a.Done():
 			return nil
 		case a.Result == 4:
 			if kept, ok := keptLease(a); ok {
-				return m.conflictLost(c, peer, kept, hw, clientID)
+				return m.conflictLost(c, peer, kept)
 			}
 			fixed := retryConflict(ctx, t, peer, c)
 			m.UpdateConflict(fixed)
@@ -97,12 +97,12 @@ func send(ctx context.Context, t Transport, peer string, c Command) (Answer, err
 func retryConflict(ctx context.Context, t Transport, peer string, c Command) bool {
 	if c.Command == "lease4-update" {
 		del := Command{Command: "lease4-del", Arguments: map[string]any{"ip-address": c.Addr()}}
-		if a, err := send(ctx, t, peer, del); err != nil || (a.Result != 0 && a.Result != 3) {
+		if a, err := send(ctx, t, peer, del); err != nil || !a.Done() {
 			return false
 		}
 	}
 	a, err := send(ctx, t, peer, c)
-	return err == nil && (a.Result == 0 || a.Result == 3)
+	return err == nil && a.Done()
 }
 
 // LeaseBacklog is load-balancing's communication-recovery queue: updates
@@ -173,7 +173,7 @@ func (b *LeaseBacklog) Replay(ctx context.Context) error {
 		b.mu.Unlock()
 		a, err := send(ctx, b.Transport, b.Partner, c)
 		switch {
-		case err != nil, a.Result == 0, a.Result == 3:
+		case err != nil, a.Done():
 		case a.Result == 4:
 			if kept, ok := keptLease(a); ok {
 				// The client was answered when the update was queued;

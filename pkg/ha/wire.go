@@ -147,6 +147,11 @@ func (a Answer) Err() error {
 	return &AnswerError{Result: a.Result, Text: a.Text}
 }
 
+// Done reports Kea's success for a command: rc 0, or 3 (empty: nothing to
+// do, such as deleting a lease that is not there), as Kea's HA checks its
+// partner's answers.
+func (a Answer) Done() bool { return a.Result == 0 || a.Result == 3 }
+
 // AnswerError is a non-zero answer from the partner.
 type AnswerError struct {
 	Result int
@@ -233,7 +238,7 @@ func ParseHeartbeat(body []byte) (Heartbeat, error) {
 	if err != nil {
 		return Heartbeat{}, err
 	}
-	if a.Result != 0 && a.Result != 3 {
+	if !a.Done() {
 		return Heartbeat{}, a.Err()
 	}
 	var args struct {

@@ -102,10 +102,10 @@ func (h *handler) put(tx *txn, p addArgs) ctrl.Answer {
 	if err := storable(l); err != nil {
 		return failed(err)
 	}
-	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now())
-	if held && h.keeps(p, cur) {
+	if h.keeps(p, cur) {
 		return kept(cur)
 	}
+	held := heldByOther(cur, l.HWAddr, l.ClientID, h.Now())
 	ok, err := h.apply(tx, lease.Change{Old: cur, New: l})
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
@@ -118,7 +118,7 @@ func (h *handler) put(tx *txn, p addArgs) ctrl.Answer {
 		if cur == nil && !p.forceCreate {
 			return ctrl.Conflict(fmt.Sprintf("ResourceBusy: IP address:%s could not be updated.", l.Addr))
 		}
-		if heldByOther(cur, l.HWAddr, l.ClientID, h.Now()) && h.keeps(p, cur) {
+		if h.keeps(p, cur) {
 			return kept(cur)
 		}
 		if ok, err = h.apply(tx, lease.Change{Old: cur, New: l}); err != nil {

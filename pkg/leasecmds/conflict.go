@@ -45,11 +45,12 @@ func heldByOther(cur *lease.Lease, hw, clientID []byte, now time.Time) bool {
 // sender can take it.
 const KeptArg = "twinleaf-kept-lease"
 
-// keeps reports whether Deps.Keep keeps cur, another client's lease,
-// over the update p. Only an HA partner's update (origin ha-partner) is
-// asked about: an operator's lease4-update is applied as Kea applies it.
+// keeps reports whether Deps.Keep keeps cur over the update p. Only an HA
+// partner's update (origin ha-partner) for an address another client
+// holds here is asked about: an operator's lease4-update is applied as
+// Kea applies it.
 func (h *handler) keeps(p addArgs, cur *lease.Lease) bool {
-	return p.fromPartner && h.Keep != nil && h.Keep(cur, p.lease)
+	return p.fromPartner && h.Keep != nil && heldByOther(cur, p.lease.HWAddr, p.lease.ClientID, h.Now()) && h.Keep(cur, p.lease)
 }
 
 // kept is the answer to a lease4-update refused for cur (Deps.Keep).
