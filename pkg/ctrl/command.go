@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"unicode/utf8"
 )
 
 // Kea's result codes.
@@ -217,10 +216,11 @@ func parseRequestFast(b []byte) (*Request, bool) {
 	err := ObjectMembers(b, func(k string, v []byte) error {
 		switch k {
 		case "command":
-			if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
+			s, ok := StringValue(v)
+			if !ok {
 				return errSyntax
 			}
-			req.Command = string(v[1 : len(v)-1])
+			req.Command = s
 		case "arguments":
 			if v[0] != '{' {
 				return errSyntax

@@ -1,8 +1,10 @@
 package ctrl
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -50,6 +52,43 @@ func ArrayElements(b []byte, fn func(val []byte) error) error {
 	return nil
 }
 
+// ObjectFields reads b, a JSON object, as encoding/json decodes it into a
+// struct whose fields are tagged with names: vals[i] is the raw value of
+// names[i] (the last one when repeated), nil when absent; other keys are
+// ignored. encoding/json also matches keys that differ from a name only
+// in case; ObjectFields refuses such a key (errSyntax) rather than guess,
+// so its caller can fall back to encoding/json itself.
+func ObjectFields(b []byte, names ...string) (vals [][]byte, err error) {
+	vals = make([][]byte, len(names))
+	err = ObjectMembers(b, func(k string, v []byte) error {
+		for i, n := range names {
+			switch {
+			case k == n:
+				vals[i] = v
+				return nil
+			case strings.EqualFold(k, n):
+				return errSyntax
+			}
+		}
+		return nil
+	})
+	return vals, err
+}
+
+// StringValue is the JSON string v (quotes included) as encoding/json
+// decodes it: a plain string is sliced, one with escapes or invalid UTF-8
+// (which encoding/json turns into U+FFFD) is decoded by encoding/json.
+// ok is false when v is not a string.
+func StringValue(v []byte) (s string, ok bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+		return string(v[1 : len(v)-1]), true
+	}
+	return s, json.Unmarshal(v, &s) == nil
+}
+
 // members reads the object starting at b[i] ('{'), calling fn (if not
 // nil) per member, and returns the offset after its '}'.
 func members(b []byte, i, depth int, fn func(string, []byte) error) (int, error) {
@@ -64,11 +103,11 @@ func members(b []byte, i, depth int, fn func(string, []byte) error) (int, error)
 		if i >= len(b) || b[i] != '"' {
 			return 0, errSyntax
 		}
-		kend, escaped, err := str(b, i)
+		kstart := i
+		kend, err := str(b, i)
 		if err != nil {
 			return 0, err
 		}
-		key := b[i+1 : kend-1]
 		i = skipSpace(b, kend)
 		if i >= len(b) || b[i] != ':' {
 			return 0, errSyntax
@@ -79,13 +118,9 @@ func members(b []byte, i, depth int, fn func(string, []byte) error) (int, error)
 			return 0, err
 		}
 		if fn != nil {
-			k := string(key)
-			if escaped || !utf8.Valid(key) {
-				// encoding/json's unescaping, and its U+FFFD for
-				// invalid UTF-8.
-				if err := json.Unmarshal(b[kend-len(key)-2:kend], &k); err != nil {
-					return 0, errSyntax
-				}
+			k, ok := StringValue(b[kstart:kend])
+			if !ok {
+				return 0, errSyntax
 			}
 			if err := fn(k, b[i:vend]); err != nil {
 				return 0, err
@@ -117,8 +152,7 @@ func value(b []byte, i, depth int) (int, error) {
 	case c == '[':
 		return elements(b, i, depth, nil)
 	case c == '"':
-		end, _, err := str(b, i)
-		return end, err
+		return str(b, i)
 	case c == '-' || (c >= '0' && c <= '9'):
 		return number(b, i)
 	case c == 't':
@@ -167,38 +201,37 @@ func elements(b []byte, i, depth int, fn func([]byte) error) (int, error) {
 }
 
 // str checks the string starting at b[i] ('"') and returns the offset
-// after its closing quote, and whether it holds escapes.
-func str(b []byte, i int) (end int, escaped bool, err error) {
+// after its closing quote.
+func str(b []byte, i int) (int, error) {
 	for i++; i < len(b); i++ {
 		switch c := b[i]; {
 		case c == '"':
-			return i + 1, escaped, nil
+			return i + 1, nil
 		case c < 0x20:
-			return 0, false, errSyntax
+			return 0, errSyntax
 		case c == '\\':
-			escaped = true
 			i++
 			if i >= len(b) {
-				return 0, false, errSyntax
+				return 0, errSyntax
 			}
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(b) {
-					return 0, false, errSyntax
+					return 0, errSyntax
 				}
 				for _, h := range b[i+1 : i+5] {
 					if !isHex(h) {
-						return 0, false, errSyntax
+						return 0, errSyntax
 					}
 				}
 				i += 4
 			default:
-				return 0, false, errSyntax
+				return 0, errSyntax
 			}
 		}
 	}
-	return 0, false, errSyntax
+	return 0, errSyntax
 }
 
 func isHex(c byte) bool {

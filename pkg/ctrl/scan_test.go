@@ -150,3 +150,50 @@ func BenchmarkParseRequestParts(b *testing.B) {
 		}
 	})
 }
+
+// ObjectFields reads a struct's fields as encoding/json would, and
+// refuses what it would match only by case.
+func TestObjectFields(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string // "<nil>" for absent
+		ok   bool
+	}{
+		{`{"a":1,"b":"x","c":null}`, []string{"1", `"x"`}, true},
+		{`{"b":1,"b":2}`, []string{"<nil>", "2"}, true},
+		{`{"A":1}`, nil, false},
+		{`{"a":1,}`, nil, false},
+		{`[1]`, nil, false},
+	} {
+		got, err := ObjectFields([]byte(tt.in), "a", "b")
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: error %v, want ok %v", tt.in, err, tt.ok)
+			continue
+		}
+		if !tt.ok {
+			continue
+		}
+		for i, w := range tt.want {
+			if g := string(got[i]); (got[i] == nil && w != "<nil>") || (got[i] != nil && g != w) {
+				t.Errorf("%s: field %d = %q, want %s", tt.in, i, g, w)
+			}
+		}
+	}
+}
+
+func TestStringValue(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{`"plain"`, "plain", true},
+		{`"a\"b\u00e9"`, `a"bé`, true},
+		{"\"\xff\"", "\ufffd", true},
+		{`5`, "", false},
+		{`null`, "", false},
+	} {
+		if got, ok := StringValue([]byte(tt.in)); got != tt.want || ok != tt.ok {
+			t.Errorf("%s: %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

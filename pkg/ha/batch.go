@@ -6,8 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
+	"strconv"
 
 	"github.com/twinleaf/twinleaf/pkg/ctrl"
 )
@@ -86,29 +85,16 @@ func parseBatchItems(args json.RawMessage) ([]BatchItem, error) {
 }
 
 // parseBatchFast reads a well-formed batch in one pass over the JSON
-// (ctrl.ObjectMembers; the standby reads thousands a second); anything
-// else, or anything it is unsure encoding/json would read the same way
-// (a key that differs from "version", "commands", "command" or
-// "arguments" only in case), is left to ParseBatch's item-by-item
-// reading, which says what is wrong.
+// (ctrl.ObjectFields; the standby reads thousands a second); anything
+// else, or anything it is unsure encoding/json would read the same way,
+// is left to ParseBatch's item-by-item reading, which says what is wrong.
 func parseBatchFast(args json.RawMessage) ([]BatchItem, bool) {
-	var version, commands []byte
-	err := ctrl.ObjectMembers(args, func(k string, v []byte) error {
-		switch {
-		case k == "version":
-			version = v
-		case k == "commands":
-			commands = v
-		case strings.EqualFold(k, "version"), strings.EqualFold(k, "commands"):
-			return errNotFast
-		}
-		return nil
-	})
-	if err != nil || string(version) != "1" || BatchProtocol != 1 || len(commands) == 0 || commands[0] != '[' {
+	f, err := ctrl.ObjectFields(args, "version", "commands")
+	if err != nil || string(f[0]) != strconv.Itoa(BatchProtocol) || len(f[1]) == 0 || f[1][0] != '[' {
 		return nil, false
 	}
 	items := make([]BatchItem, 0, 16)
-	err = ctrl.ArrayElements(commands, func(v []byte) error {
+	err = ctrl.ArrayElements(f[1], func(v []byte) error {
 		it, ok := batchItemFast(v)
 		if !ok {
 			return errNotFast
@@ -119,42 +105,24 @@ func parseBatchFast(args json.RawMessage) ([]BatchItem, bool) {
 	return items, err == nil
 }
 
-// errNotFast leaves a batch to ParseBatch's careful reading.
+// errNotFast leaves a batch or an answer to the encoding/json reading.
 var errNotFast = errors.New("ha: not for the fast reading")
 
 // batchItemFast reads one item of a well-formed batch: a map with a
 // "command" string and raw "arguments".
 func batchItemFast(v []byte) (BatchItem, bool) {
-	var it BatchItem
-	var command []byte
-	err := ctrl.ObjectMembers(v, func(k string, v []byte) error {
-		switch {
-		case k == "command":
-			command = v
-		case k == "arguments":
-			it.Arguments = v
-		case strings.EqualFold(k, "command"), strings.EqualFold(k, "arguments"):
-			return errNotFast
-		}
-		return nil
-	})
-	if err != nil || len(command) < 2 || command[0] != '"' {
-		return it, false
+	f, err := ctrl.ObjectFields(v, "command", "arguments")
+	if err != nil {
+		return BatchItem{}, false
 	}
-	if bytes.IndexByte(command, '\\') < 0 && utf8.Valid(command) {
-		it.Command = string(command[1 : len(command)-1])
-	} else if json.Unmarshal(command, &it.Command) != nil {
-		return it, false
-	}
-	return it, true
+	command, ok := ctrl.StringValue(f[0])
+	return BatchItem{Command: command, Arguments: f[1]}, ok
 }
 
 // parseBatchAnswerFast reads a well-formed, successful batch answer of n
-// results in one pass (ctrl.ObjectMembers): the primary reads one per
+// results in one pass (ctrl.ObjectFields): the primary reads one per
 // batch it sends. Anything else, or anything encoding/json might read
-// otherwise (a key differing from the expected ones only in case, a text
-// with escapes or invalid UTF-8, a result that is not a plain integer),
-// is left to parseBatchAnswerJSON: ok is false then.
+// otherwise, is left to parseBatchAnswerJSON: ok is false then.
 func parseBatchAnswerFast(body []byte, n int) ([]Answer, bool) {
 	var first []byte
 	err := ctrl.ArrayElements(body, func(v []byte) error {
@@ -170,21 +138,12 @@ func parseBatchAnswerFast(body []byte, n int) ([]Answer, bool) {
 	if !ok || top.Result != 0 {
 		return nil, false
 	}
-	var results []byte
-	err = ctrl.ObjectMembers(top.Arguments, func(k string, v []byte) error {
-		switch {
-		case k == "results":
-			results = v
-		case strings.EqualFold(k, "results"):
-			return errNotFast
-		}
-		return nil
-	})
-	if err != nil || len(results) == 0 || results[0] != '[' {
+	f, err := ctrl.ObjectFields(top.Arguments, "results")
+	if err != nil || len(f[0]) == 0 || f[0][0] != '[' {
 		return nil, false
 	}
 	out := make([]Answer, 0, n)
-	err = ctrl.ArrayElements(results, func(v []byte) error {
+	err = ctrl.ArrayElements(f[0], func(v []byte) error {
 		a, ok := answerFast(v)
 		if !ok {
 			return errNotFast
@@ -195,47 +154,25 @@ func parseBatchAnswerFast(body []byte, n int) ([]Answer, bool) {
 	return out, err == nil && len(out) == n
 }
 
-// answerFast reads one Kea answer map whose result is a plain integer and
-// whose text, if any, a plain string. Its arguments are kept as they came
-// ("null" included), as encoding/json keeps a batch result's.
+// answerFast reads one Kea answer map whose result is a plain integer in
+// ParseAnswer's range, and whose text, if any, a string. Its arguments
+// are kept as they came ("null" included), as encoding/json keeps a batch
+// result's.
 func answerFast(v []byte) (Answer, bool) {
-	var a Answer
-	var result []byte
-	err := ctrl.ObjectMembers(v, func(k string, v []byte) error {
-		switch {
-		case k == "result":
-			result = v
-		case k == "text":
-			if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
-				return errNotFast
-			}
-			a.Text = string(v[1 : len(v)-1])
-		case k == "arguments":
-			a.Arguments = v
-		case strings.EqualFold(k, "result"), strings.EqualFold(k, "text"), strings.EqualFold(k, "arguments"):
-			return errNotFast
+	f, err := ctrl.ObjectFields(v, "result", "text", "arguments")
+	if err != nil {
+		return Answer{}, false
+	}
+	rc, err := strconv.ParseInt(string(f[0]), 10, 32)
+	if err != nil {
+		return Answer{}, false
+	}
+	a := Answer{Result: int(rc), Arguments: f[2]}
+	if f[1] != nil {
+		var ok bool
+		if a.Text, ok = ctrl.StringValue(f[1]); !ok {
+			return Answer{}, false
 		}
-		return nil
-	})
-	if err != nil || len(result) == 0 || len(result) > 9 {
-		return a, false
-	}
-	neg := result[0] == '-'
-	digits := result
-	if neg {
-		digits = result[1:]
-	}
-	if len(digits) == 0 {
-		return a, false
-	}
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return a, false
-		}
-		a.Result = a.Result*10 + int(c-'0')
-	}
-	if neg {
-		a.Result = -a.Result
 	}
 	return a, true
 }
