@@ -93,16 +93,23 @@ func parseBatchFast(args json.RawMessage) ([]BatchItem, bool) {
 	if err != nil || string(f[0]) != strconv.Itoa(BatchProtocol) || len(f[1]) == 0 || f[1][0] != '[' {
 		return nil, false
 	}
-	items := make([]BatchItem, 0, 16)
-	err = ctrl.ArrayElements(f[1], func(v []byte) error {
-		it, ok := batchItemFast(v)
+	return fastElements(f[1], 16, batchItemFast)
+}
+
+// fastElements reads each element of the JSON array b with read; ok is
+// false when b or any element is not for the fast reading. hint sizes
+// the result.
+func fastElements[T any](b []byte, hint int, read func([]byte) (T, bool)) ([]T, bool) {
+	out := make([]T, 0, hint)
+	err := ctrl.ArrayElements(b, func(v []byte) error {
+		x, ok := read(v)
 		if !ok {
 			return errNotFast
 		}
-		items = append(items, it)
+		out = append(out, x)
 		return nil
 	})
-	return items, err == nil
+	return out, err == nil
 }
 
 // errNotFast leaves a batch or an answer to the encoding/json reading.
@@ -142,16 +149,8 @@ func parseBatchAnswerFast(body []byte, n int) ([]Answer, bool) {
 	if err != nil || len(f[0]) == 0 || f[0][0] != '[' {
 		return nil, false
 	}
-	out := make([]Answer, 0, n)
-	err = ctrl.ArrayElements(f[0], func(v []byte) error {
-		a, ok := answerFast(v)
-		if !ok {
-			return errNotFast
-		}
-		out = append(out, a)
-		return nil
-	})
-	return out, err == nil && len(out) == n
+	out, ok := fastElements(f[0], n, answerFast)
+	return out, ok && len(out) == n
 }
 
 // answerFast reads one Kea answer map whose result is a plain integer in
