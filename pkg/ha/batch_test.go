@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -460,5 +461,39 @@ func TestBatchSizeHint(t *testing.T) {
 	}
 	if len(body) > c.sizeHint() {
 		t.Errorf("a batch of %d updates encodes to %d bytes, past its hint of %d", len(cmds), len(body), c.sizeHint())
+	}
+}
+
+// TestBatcherGathers: transactions that become ready together, as the
+// replies of one lease-file flush do, share one request even when a
+// connection is free for each: the runner the first one starts waits for
+// the others to queue. One P makes the order of the goroutines fixed.
+func TestBatcherGathers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	r := newRig(t, haConfig("hot-standby", "server1"), agreed)
+	r.m.identify(context.Background(), HotStandby)
+	r.force(HotStandby, HotStandby)
+	g := &gatedTransport{fakeTransport: fakeTransport{answer: map[string]func(map[string]any) ([]byte, error){BatchCommand: batchAnswers(-1)}}, gate: make(chan struct{})}
+	close(g.gate)
+	b := NewBatcher(r.m, g, "server2", 4)
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := testLease(byte(i+1), 1)
+			errs[i] = b.SendUpdates(context.Background(), []Command{LeaseUpdateCommand(Kea3, l)}, l.HWAddr, nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if want := []int{n}; !reflect.DeepEqual(g.sizes, want) {
+		t.Errorf("batches of %v commands, want %v", g.sizes, want)
 	}
 }

@@ -36,6 +36,9 @@ type batchQueue struct {
 	mu      sync.Mutex
 	queue   []*batchTx
 	running int
+	// starting counts runners that have not taken their first request
+	// yet: a transaction queued meanwhile joins it (see run).
+	starting int
 }
 
 func newBatchQueue(t Transport, peer string, conns int, sent func(int)) *batchQueue {
@@ -120,10 +123,7 @@ func (b *batchQueue) submit(ctx context.Context, cmds []Command) ([]Answer, erro
 	tx := &batchTx{cmds: cmds, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, tx)
-	if b.running < b.conns {
-		b.running++
-		go b.run(ctx)
-	}
+	b.spawn(ctx)
 	b.mu.Unlock()
 	select {
 	case <-tx.done:
@@ -133,10 +133,21 @@ func (b *batchQueue) submit(ctx context.Context, cmds []Command) ([]Answer, erro
 	return tx.answers, tx.err
 }
 
+// spawn starts a runner for the queue, unless one is still gathering
+// or conns are in flight; the caller holds mu.
+func (b *batchQueue) spawn(ctx context.Context) {
+	if b.starting == 0 && b.running < b.conns && len(b.queue) > 0 {
+		b.running++
+		b.starting++
+		go b.run(ctx)
+	}
+}
+
 // run sends requests while transactions are queued.
 func (b *batchQueue) run(ctx context.Context) {
-	for {
-		txs := b.take()
+	b.gather()
+	for first := true; ; first = false {
+		txs := b.take(ctx, first)
 		if txs == nil {
 			return
 		}
@@ -144,12 +155,33 @@ func (b *batchQueue) run(ctx context.Context) {
 	}
 }
 
+// gather lets the transactions that became ready together with the one
+// that started this runner queue up behind it, so they share its request:
+// it yields while the queue keeps growing, a few times at most.
+func (b *batchQueue) gather() {
+	n := -1
+	for range 8 {
+		b.mu.Lock()
+		m := len(b.queue)
+		b.mu.Unlock()
+		if m == n {
+			return
+		}
+		n = m
+		runtime.Gosched()
+	}
+}
+
 // take removes the transactions of the next request from the queue:
 // whole transactions, up to MaxBatch updates, at least one. With the
-// queue empty it ends this runner.
-func (b *batchQueue) take() []*batchTx {
+// queue empty it ends this runner; with more queued than one request
+// carries, it starts another runner if a connection is free.
+func (b *batchQueue) take(ctx context.Context, first bool) []*batchTx {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if first {
+		b.starting--
+	}
 	if len(b.queue) == 0 {
 		b.running--
 		return nil
@@ -164,6 +196,7 @@ func (b *batchQueue) take() []*batchTx {
 	rest := copy(b.queue, b.queue[n:])
 	clear(b.queue[rest:])
 	b.queue = b.queue[:rest]
+	b.spawn(ctx)
 	return txs
 }
 

@@ -182,6 +182,9 @@ func runPair(spec pairSpec, rate, period int, profile string) result {
 	if err != nil {
 		res.err = err
 	}
+	if spec.server == "twinleaf" {
+		res.batch = p.batchSize(pairStandby)
+	}
 	p.stop() // a twinleaf server writes its profile as it shuts down
 	res.notes = p.messages()
 	return res
@@ -497,6 +500,40 @@ func (p *pair) state(addr string) (string, error) {
 		return "", fmt.Errorf("ha-heartbeat to %s: not a one-answer list: %v: %s", addr, err, out)
 	}
 	return as[0].Arguments.State, nil
+}
+
+// batchSize is the mean number of updates per lease4-batch request the
+// twinleaf server at addr received, from its status-get; 0 when it
+// received none or could not be asked.
+func (p *pair) batchSize(addr string) float64 {
+	out, err := exec.Command("ip", "netns", "exec", p.cli, "curl", "-s", "-m", "5", "-X", "POST",
+		"-H", "Content-Type: application/json", "-d", `{"command": "status-get"}`,
+		"http://"+addr+":"+haPort+"/").Output()
+	if err != nil {
+		return 0
+	}
+	var as []struct {
+		Arguments struct {
+			HA []struct {
+				Servers struct {
+					Local struct {
+						Twinleaf struct {
+							Batches float64 `json:"lease4-batches-received"`
+							Updates float64 `json:"lease4-batch-updates-received"`
+						} `json:"twinleaf"`
+					} `json:"local"`
+				} `json:"ha-servers"`
+			} `json:"high-availability"`
+		} `json:"arguments"`
+	}
+	if json.Unmarshal(out, &as) != nil || len(as) != 1 || len(as[0].Arguments.HA) != 1 {
+		return 0
+	}
+	t := as[0].Arguments.HA[0].Servers.Local.Twinleaf
+	if t.Batches == 0 {
+		return 0
+	}
+	return t.Updates / t.Batches
 }
 
 // waitState waits until the server at addr reports state. The deadline

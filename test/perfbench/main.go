@@ -53,6 +53,9 @@ type result struct {
 	held [2]int
 	// standbyCPUPer1000 is the standby's CPU per 1,000 leases (-ha only).
 	standbyCPUPer1000 float64
+	// batch is the mean number of updates per lease4-batch request a
+	// twinleaf standby received (-ha only; 0 when it got none).
+	batch float64
 	// notes are the servers' logged message IDs and counts (-ha only).
 	notes string
 	err   error
@@ -328,6 +331,9 @@ func printRow(r result) {
 			// the log counts below say which.
 			fmt.Printf(" (standby lacks %d)", d)
 		}
+	}
+	if r.batch > 0 {
+		fmt.Printf("  %.1f updates per batch", r.batch)
 	}
 	fmt.Println()
 	fmt.Print(r.notes)
