@@ -240,8 +240,8 @@ func RegisterBatch(reg *ctrl.Registry, m *Machine, apply BatchApplier) error {
 			return ctrl.Error("%v", err)
 		}
 		out := make([]ctrl.Answer, len(items))
-		var good []BatchItem
-		var at []int
+		good := make([]BatchItem, 0, len(items))
+		at := make([]int, 0, len(items))
 		for i, it := range items {
 			if it.Err != "" {
 				out[i] = ctrl.Error("%s", it.Err)

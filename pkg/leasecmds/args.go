@@ -272,11 +272,11 @@ func parseHWAddr(s string) ([]byte, error) {
 }
 
 func parseSeparatedHex(s string, sep byte) ([]byte, error) {
-	parts := strings.Split(s, string(sep))
-	out := make([]byte, 0, len(parts))
-	for _, p := range parts {
+	n := strings.Count(s, string(sep)) + 1
+	out := make([]byte, 0, n)
+	for p := range strings.SplitSeq(s, string(sep)) {
 		switch {
-		case len(parts) > 1 && p == "":
+		case n > 1 && p == "":
 			return nil, kea("two consecutive separators ('%c') specified in a decoded string '%s'", sep, s)
 		case len(p) > 2:
 			return nil, kea("invalid format of the decoded string '%s'", s)

@@ -154,7 +154,8 @@ func median(ds []time.Duration) time.Duration {
 // primary, whose every ACK waits for the standby's acknowledgement of the
 // lease. Afterwards both servers' lease files are counted.
 // With profile set, each twinleaf server writes its CPU profile to
-// profile-server1.pprof and profile-server2.pprof.
+// profile-server1.pprof and profile-server2.pprof, and its heap profile
+// (allocations since start included) to profile-serverN.mem.pprof.
 func runPair(spec pairSpec, rate, period int, profile string) result {
 	res := result{server: spec.server, mode: spec.mode, rate: rate}
 	p, err := startPair(spec, profile)
@@ -423,7 +424,8 @@ func (p *pair) start(i int, name, path, conf string) error {
 	cmd.Dir = p.dirs[i]
 	cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+p.dirs[i], "KEA_LOCKFILE_DIR="+p.dirs[i])
 	if p.profile != "" && name == "twinleaf" {
-		cmd.Env = append(cmd.Env, fmt.Sprintf("TWINLEAF_CPUPROFILE=%s-server%d.pprof", p.profile, i+1))
+		cmd.Env = append(cmd.Env, fmt.Sprintf("TWINLEAF_CPUPROFILE=%s-server%d.pprof", p.profile, i+1),
+			fmt.Sprintf("TWINLEAF_MEMPROFILE=%s-server%d.mem.pprof", p.profile, i+1))
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
