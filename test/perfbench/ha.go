@@ -56,7 +56,7 @@ const (
 // server kind and mode, and prints twinleaf's ratios against Kea.
 // profiles, if not empty, is a directory for the twinleaf servers' CPU
 // profiles of the rate runs, one file per server and run.
-func pairBench(bin string, servers, modes []string, rates string, period, failovers, clientThreads int, profiles string) error {
+func pairBench(bin string, servers, modes []string, rates string, period, failovers, clientThreads int, loadThreads, profiles string) error {
 	rs, err := parseRates(rates)
 	if err != nil {
 		return err
@@ -70,8 +70,8 @@ func pairBench(bin string, servers, modes []string, rates string, period, failov
 	for _, k := range keys {
 		fmt.Printf(" %s %d", k, haSettings[k])
 	}
-	fmt.Printf("; http-client-threads %d\nst: HA over each server's control socket (Kea 2.2: kea-ctrl-agent)\nmt: %d DHCP threads, dedicated HA listener (%d threads)\n\n",
-		clientThreads, mtThreads, mtListenThreads)
+	fmt.Printf("; http-client-threads %d\nst: HA over each server's control socket (Kea 2.2: kea-ctrl-agent)\nmt: %d DHCP threads, dedicated HA listener (%d threads)\nperfdhcp -g %s\n\n",
+		clientThreads, mtThreads, mtListenThreads, loadThreads)
 	var results []result
 	for _, mode := range modes {
 		for _, rate := range rs {
@@ -80,7 +80,7 @@ func pairBench(bin string, servers, modes []string, rates string, period, failov
 				if profiles != "" && s == "twinleaf" {
 					prof = filepath.Join(profiles, fmt.Sprintf("%s-%d", mode, rate))
 				}
-				res := runPair(pairSpec{s, mode, bin, clientThreads}, rate, period, prof)
+				res := runPair(pairSpec{s, mode, bin, clientThreads, loadThreads}, rate, period, prof)
 				results = append(results, res)
 				printRow(res)
 			}
@@ -98,7 +98,7 @@ func pairBench(bin string, servers, modes []string, rates string, period, failov
 	for _, mode := range modes {
 		for _, s := range servers {
 			for i := 0; i < failovers; i++ {
-				d, err := runFailover(pairSpec{s, mode, bin, clientThreads})
+				d, err := runFailover(pairSpec{s, mode, bin, clientThreads, loadThreads})
 				if err != nil {
 					fmt.Printf("%-8s %-2s failover %d: error: %v\n", s, mode, i+1, err)
 					continue
@@ -166,9 +166,12 @@ func runPair(spec pairSpec, rate, period int, profile string) result {
 	defer p.close()
 	pid := p.primary.Process.Pid
 	cpu0, standby0 := cpuSeconds(pid), p.standbyCPU()
-	out, _ := exec.Command("ip", "netns", "exec", p.cli, "perfdhcp", "-4", "-l", pairRelay,
-		"-r", strconv.Itoa(rate), "-p", strconv.Itoa(period), "-R", "1000000", pairPrimary).CombinedOutput()
+	load := exec.Command("ip", loadArgs(p.cli, pairRelay, rate, period, spec.loadThreads, pairPrimary)...)
+	out, _ := load.CombinedOutput()
 	cpu1, standby1 := cpuSeconds(pid), p.standbyCPU()
+	if ps := load.ProcessState; ps != nil {
+		res.loadCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
 	res.peakRSSKiB = peakRSS(pid)
 	parse(&res, string(out))
 	if res.acks > 0 {
@@ -314,6 +317,7 @@ type pairSpec struct {
 	server, mode  string
 	bin           string
 	clientThreads int
+	loadThreads   string // perfdhcp's -g (loadArgs)
 }
 
 // startPair builds the lab, starts both servers of the given kind and
