@@ -496,3 +496,32 @@ func TestTLSFilesReloaded(t *testing.T) {
 		t.Error("the server still trusts the CA its trust-anchor file no longer holds")
 	}
 }
+
+// TestReadBody: a body is read whole at its Content-Length, below and
+// above the size read into one allocation up front; one that ends early
+// is an error either way.
+func TestReadBody(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		sent, n   int
+		wantError bool
+	}{
+		{"empty", 0, 0, false},
+		{"small", 100, 100, false},
+		{"small, short", 99, 100, true},
+		{"at the bound", presizedBody, presizedBody, false},
+		{"large", presizedBody + 1, presizedBody + 1, false},
+		{"large, short", presizedBody, presizedBody + 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent := bytes.Repeat([]byte{'x'}, tc.sent)
+			got, err := readBody(bytes.NewReader(sent), int64(tc.n))
+			if (err != nil) != tc.wantError {
+				t.Fatalf("error %v, want one: %v", err, tc.wantError)
+			}
+			if err == nil && !bytes.Equal(got, sent) {
+				t.Errorf("read %d bytes, sent %d", len(got), len(sent))
+			}
+		})
+	}
+}

@@ -97,6 +97,30 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code))
 }
 
+// presizedBody bounds the body readBody allocates whole before it
+// arrives: a partner's largest batch of lease updates fits, while a
+// client that announces 16 MiB and sends nothing cannot make the server
+// hold 16 MiB per connection.
+const presizedBody = 1 << 20
+
+// readBody reads a request body of n bytes (its Content-Length). Up to
+// presizedBody it is read into one allocation of its size, where
+// io.ReadAll would grow its buffer (and copy) a dozen times for a
+// partner's batch; a larger one grows as it arrives. Go's server ends
+// the body at its Content-Length, so a shorter one is an error.
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n <= presizedBody {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	b, err := io.ReadAll(r)
+	if err == nil && int64(len(b)) != n {
+		err = io.ErrUnexpectedEOF
+	}
+	return b, err
+}
+
 // ServeHTTP implements http.Handler.
 func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range h.Headers {
@@ -124,12 +148,8 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	// The length is known and bounded: one allocation of it, where
-	// io.ReadAll would grow its buffer (and copy) a dozen times for a
-	// partner's batch of lease updates. Go's server ends the body at its
-	// Content-Length; a shorter one fails ReadFull.
-	body := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(r.Body, body); err != nil {
+	body, err := readBody(r.Body, r.ContentLength)
+	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "Bad Request")
 		return
 	}
