@@ -530,7 +530,11 @@ func (s *Server) park(e *dhcp4.Engine, p *Packet, res dhcp4.Result) {
 		if s.parked == nil {
 			break // no limit
 		}
-		s.log.Warn("DHCP4_PARKING_LOT_FULL the parked-packet-limit was reached; reply dropped", "limit", cap(s.parked))
+		// Kea 2.2's message ID and text, so that greps written for
+		// kea-dhcp4 find it; Kea logs it at debug level, twinleaf warns,
+		// since each one is a client left without its ACK.
+		s.log.Warn(fmt.Sprintf("DHCP4_HOOK_LEASES4_PARKING_LOT_FULL The parked-packet-limit %d, has been reached, dropping query: %s",
+			cap(s.parked), queryLabel(res.Reply)))
 		s.stats.Add("pkt4-receive-drop", 1)
 		s.release(p)
 		return
@@ -588,11 +592,7 @@ func (s *Server) logLease(m *dhcpv4.DHCPv4) {
 	if s.leases == nil || !s.leases.InfoEnabled() || m.YourIPAddr == nil || m.YourIPAddr.IsUnspecified() {
 		return
 	}
-	cid := "no info"
-	if b := m.Options.Get(dhcpv4.OptionClientIdentifier); len(b) > 0 {
-		cid = net.HardwareAddr(b).String()
-	}
-	client := fmt.Sprintf("[hwtype=%d %s], cid=[%s], tid=0x%x", m.HWType, m.ClientHWAddr, cid, m.TransactionID[:])
+	client := queryLabel(m)
 	yi, _ := netip.AddrFromSlice(m.YourIPAddr.To4())
 	switch dhcp4.MessageType(m) {
 	case dhcpv4.MessageTypeOffer:
@@ -600,6 +600,16 @@ func (s *Server) logLease(m *dhcpv4.DHCPv4) {
 	case dhcpv4.MessageTypeAck:
 		s.leases.Info("DHCP4_LEASE_ALLOC", client, yi, int64(m.IPAddressLeaseTime(0).Seconds()))
 	}
+}
+
+// queryLabel names the client of reply m as Kea's log lines do:
+// "[hwtype=1 aa:bb:cc:dd:ee:ff], cid=[01:aa:...], tid=0x1234".
+func queryLabel(m *dhcpv4.DHCPv4) string {
+	cid := "no info"
+	if b := m.Options.Get(dhcpv4.OptionClientIdentifier); len(b) > 0 {
+		cid = net.HardwareAddr(b).String()
+	}
+	return fmt.Sprintf("[hwtype=%d %s], cid=[%s], tid=0x%x", m.HWType, m.ClientHWAddr, cid, m.TransactionID[:])
 }
 
 func (s *Server) release(p *Packet) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/twinleaf/twinleaf/pkg/dhcp4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
@@ -291,7 +293,9 @@ func TestAfterCommitParkLimit(t *testing.T) {
 	bothModes(t, func(t *testing.T, direct bool) {
 		release := make(chan struct{})
 		dropped := make(chan struct{}, 4)
+		var logged lockedBuffer
 		_, c, ev, _ := setupWith(t, false, direct, func(cfg *Config, ev *events) {
+			cfg.Log = hclog.New(&hclog.LoggerOptions{Output: &logged})
 			cfg.ParkLimit = 1
 			cfg.Stats = dhcp4.StatsFunc(func(name string, _ int64) {
 				if name == "pkt4-receive-drop" {
@@ -312,6 +316,11 @@ func TestAfterCommitParkLimit(t *testing.T) {
 		case <-dropped:
 		case <-time.After(10 * time.Second):
 			t.Fatal("the reply past the park limit was not dropped")
+		}
+		// Kea 2.2's message ID and text, naming the client.
+		const line = "DHCP4_HOOK_LEASES4_PARKING_LOT_FULL The parked-packet-limit 1, has been reached, dropping query: [hwtype=1 02:00:00:00:00:02]"
+		if got := logged.String(); !strings.Contains(got, line) {
+			t.Errorf("log %q lacks %q", got, line)
 		}
 		close(release)
 		got := ev.wait(t, 1)
@@ -400,4 +409,23 @@ func TestCommitWindow(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
+}
+
+// lockedBuffer is a log output the server's goroutines write while the
+// test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -68,7 +68,7 @@ func FuzzLiveLeases(f *testing.F) {
 func TestMessageID(t *testing.T) {
 	tests := []struct{ line, want string }{
 		{"2026-11-27 04:00:20.972 WARN  [kea-dhcp4.ha-hooks/17410.17414] HA_PARTNER_VERSION_UNKNOWN server1: cannot tell", "HA_PARTNER_VERSION_UNKNOWN"},
-		{"2026-11-27 03:38:01.123 WARN  [kea-dhcp4.dhcp4/1.2] DHCP4_PARKING_LOT_FULL the parked-packet-limit was reached", "DHCP4_PARKING_LOT_FULL"},
+		{"2026-11-27 03:38:01.123 WARN  [kea-dhcp4.dhcp4/1.2] DHCP4_HOOK_LEASES4_PARKING_LOT_FULL The parked-packet-limit 256, has been reached, dropping query: [hwtype=1 00:0c:01:02:03:04], cid=[no info], tid=0x1", "DHCP4_HOOK_LEASES4_PARKING_LOT_FULL"},
 		{"INFO  [kea-ctrl-agent.dctl/9] DCTL_STARTING DHCP4 starting", "DCTL_STARTING"},
 		{"no message id here, only WARN and DHCP", ""},
 	}
