@@ -5,6 +5,7 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -267,4 +268,39 @@ func normalize(t *testing.T, v any) any {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestLeaseFileBadRowMatchesKea: Kea 2.2 and twinleaf, each started on
+// the same lease file with one unreadable row between two good ones, load
+// the good ones and name the row they discarded with Kea's message, so a
+// log check written for one finds the other.
+func TestLeaseFileBadRowMatchesKea(t *testing.T) {
+	exp := time.Now().Add(100 * time.Second).Unix()
+	file := "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context\n" +
+		fmt.Sprintf("192.0.2.120,02:00:00:00:0d:01,,120,%d,1,0,0,,0,\n", exp) +
+		fmt.Sprintf("192.0.2.x,02:00:00:00:0d:02,,120,%d,1,0,0,,0,\n", exp) +
+		fmt.Sprintf("192.0.2.121,02:00:00:00:0d:03,,120,%d,1,0,0,,0,\n", exp)
+	for _, kind := range []string{"kea", "twinleaf"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Setenv("TWINLEAF_TEST_SERVER", kind)
+			l := NewLab(t)
+			srv := l.Host("srv", "eth0", serverAddr+"/24")
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "leases4.csv"), []byte(file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := StartServer(t, l, srv, dir, labConfig(t, l, "single.conf"))
+			const line = "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR discarding row 2, error: "
+			if out := s.Output(); !strings.Contains(out, line) {
+				t.Errorf("the log lacks %q:\n%s", line, out)
+			}
+			c := &ctrl.Client{Socket: filepath.Join(dir, "twinleaf4.sock"), Timeout: 10 * time.Second}
+			for _, ip := range []string{"192.0.2.120", "192.0.2.121"} {
+				a, err := c.Call(context.Background(), "lease4-get", map[string]any{"ip-address": ip})
+				if err != nil || a.Result != 0 {
+					t.Errorf("lease4-get %s: %v %+v", ip, err, a)
+				}
+			}
+		})
+	}
 }

@@ -116,7 +116,7 @@ func serve(o options, stdout, stderr io.Writer) int {
 	}
 	log := logs.Logger(logging.RootName).HCLog()
 	for _, w := range cfg.Warnings {
-		log.Warn("DHCP4_CONFIG_WARNING " + w.String())
+		log.Warn("DHCP4_CONFIG_SYNTAX_WARNING configuration syntax warning: " + w.String())
 	}
 	pf, err := pidfile.Acquire(pidfile.Path(o.config, os.Getenv("KEA_PIDFILE_DIR")))
 	if err != nil {
@@ -163,6 +163,14 @@ func serve(o options, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// rowDiscarded logs an unusable lease row that loading or a cleanup
+// skipped, with Kea's message; Kea numbers the rows after the header,
+// from 1.
+func (d *service) rowDiscarded(e memfile.RowError) {
+	d.log.Error(fmt.Sprintf("DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR discarding row %d, error: %v", e.Line-1, e.Err),
+		"file", e.File, "line", e.Line)
+}
+
 func (d *service) run(ctx context.Context) error {
 	c := &d.current().Dhcp4
 	ld := c.LeaseDatabase
@@ -170,7 +178,7 @@ func (d *service) run(ctx context.Context) error {
 	// lease set is small, whatever the file's history; the CSV stays the
 	// source of truth.
 	j, err := memfile.Open(memfile.Options{Path: ld.Name, Persist: ld.Persist, MaxRowErrors: int(ld.MaxRowErrors),
-		Mirror: ld.Name + ".mirror"})
+		Mirror: ld.Name + ".mirror", Discarded: d.rowDiscarded})
 	if err != nil {
 		return err
 	}
@@ -180,11 +188,17 @@ func (d *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Kea's messages for the files read and the rows discarded (Kea
+	// logs each file as it starts on it; they are listed here once read),
+	// then twinleaf's summary.
+	for _, f := range rep.Files {
+		d.log.Info("DHCPSRV_MEMFILE_LEASE_FILE_LOAD loading leases from file " + f)
+	}
+	for _, s := range rep.Skipped {
+		d.rowDiscarded(s)
+	}
 	d.log.Info("DHCPSRV_MEMFILE_LEASES_RELOAD_END leases loaded", "file", ld.Name, "leases", rep.Leases,
 		"rows", rep.Rows, "skipped", len(rep.Skipped))
-	for _, s := range rep.Skipped {
-		d.log.Warn("DHCPSRV_MEMFILE_READ_ROW_FAIL skipped a lease row", "error", s.Error())
-	}
 
 	if len(c.HA) > 1 {
 		// Running one and ignoring the rest would leave two servers

@@ -34,6 +34,11 @@ type Options struct {
 	// files that makes loading read only what was committed since (see
 	// Checkpoint). Empty means none.
 	Mirror string
+	// Discarded, when set, is told of each unusable row a cleanup drops
+	// as it compacts (Load reports its own in LoadReport.Skipped), so that
+	// none goes unlogged: Kea's cleanup logs them as its loading does.
+	// Open's conversion of an older layout is such a cleanup.
+	Discarded func(RowError)
 
 	// step, when set, is called after each step of Cleanup with the
 	// step's name; an error stops Cleanup there, as a crash would.

@@ -138,6 +138,11 @@ func (j *Journal) compact() error {
 			return fmt.Errorf("memfile: cleanup: %w", err)
 		}
 	}
+	if j.opts.Discarded != nil {
+		for _, e := range rep.Skipped {
+			j.opts.Discarded(e)
+		}
+	}
 	out := p + ".output"
 	if err := writeLeases(out, j.opts.Format, s.All()); err != nil {
 		return err

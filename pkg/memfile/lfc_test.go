@@ -3,6 +3,7 @@ package memfile
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,6 +273,39 @@ func TestOpenConvertsWidth(t *testing.T) {
 			sameLeases(t, got, before)
 			j.Close()
 		})
+	}
+}
+
+// TestCleanupReportsDiscarded: a row that a cleanup cannot read, here
+// while Open converts a Kea 2.2 file, reaches Options.Discarded with its
+// file and line instead of vanishing with the old file; the rows around
+// it are kept.
+func TestCleanupReportsDiscarded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.csv")
+	file := strings.Join(Columns[:11], ",") + "\n" +
+		"192.0.2.120,02:00:00:00:0d:01,,120,4000000000,1,0,0,,0,\n" +
+		"192.0.2.x,02:00:00:00:0d:02,,120,4000000000,1,0,0,,0,\n" +
+		"192.0.2.121,02:00:00:00:0d:03,,120,4000000000,1,0,0,,0,\n"
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []RowError
+	j, err := Open(Options{Path: path, Persist: true, Format: Kea3, Discarded: func(e RowError) { got = append(got, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if len(got) != 1 || got[0].File != path+".1" || got[0].Line != 3 || !errors.Is(got[0].Err, ErrRow) {
+		t.Errorf("discarded %+v, want line 3 of %s.1", got, path)
+	}
+	s := lease.NewStore()
+	if _, err := j.Load(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"192.0.2.120", "192.0.2.121"} {
+		if _, ok := s.Get(netip.MustParseAddr(a)); !ok {
+			t.Errorf("lease %s lost in the conversion", a)
+		}
 	}
 }
 
