@@ -41,13 +41,16 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	s.waitLog(t, "DHCP4_CONFIG_COMPLETE", 1)
+	// Kea's messages around a reload.
+	s.waitLog(t, "DHCP4_DYNAMIC_RECONFIGURATION initiate server reconfiguration using file: ", 1)
+	s.waitLog(t, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS dynamic server reconfiguration succeeded with file: ", 1)
 
 	broken := strings.Replace(edited, `"valid-lifetime": 300`, `"valid-lifetme": 600`, 1)
 	if err := os.WriteFile(conf, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitLog(t, "DHCP4_DYNRECONFIG_FAIL", 1)
+	s.waitLog(t, "DHCP4_DYNAMIC_RECONFIGURATION_FAIL dynamic server reconfiguration failed with file: ", 1)
 	if !strings.Contains(s.Output(), `did you mean \"valid-lifetime\"`) && !strings.Contains(s.Output(), `did you mean "valid-lifetime"`) {
 		t.Errorf("the refused reload does not say what is wrong:\n%s", s.Output())
 	}

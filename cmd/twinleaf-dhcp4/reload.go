@@ -79,15 +79,24 @@ func restartOnly(a, b *config.Dhcp4) []string {
 }
 
 // reload re-reads the -c file (SIGHUP and config-reload), telling systemd.
+// Its log lines are Kea's: DHCP4_DYNAMIC_RECONFIGURATION, then _SUCCESS
+// or _FAIL (which Kea logs as fatal, though its server, like this one,
+// keeps serving with the old configuration).
 func (d *service) reload() error {
 	daemon.SdNotify(false, daemon.SdNotifyReloading)
 	defer d.notifyReady()
-	cfg, err := config.Load(d.o.config)
+	f := d.o.config
+	d.log.Info("DHCP4_DYNAMIC_RECONFIGURATION initiate server reconfiguration using file: " + f + ", after receiving SIGHUP signal or config-reload command")
+	cfg, err := config.Load(f)
+	if err == nil {
+		err = d.apply(cfg)
+	}
 	if err != nil {
-		d.log.Error("DHCP4_DYNRECONFIG_FAIL the new configuration was rejected; the old one keeps serving", "error", err)
+		d.log.Error("DHCP4_DYNAMIC_RECONFIGURATION_FAIL dynamic server reconfiguration failed with file: "+f+"; the old configuration keeps serving", "error", err)
 		return err
 	}
-	return d.apply(cfg)
+	d.log.Info("DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS dynamic server reconfiguration succeeded with file: " + f)
+	return nil
 }
 
 // parseArgsConfig reads config-set/config-test arguments: {"Dhcp4": {...}}.
