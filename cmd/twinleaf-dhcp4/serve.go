@@ -343,7 +343,12 @@ func (d *service) run(ctx context.Context) error {
 	if ld.Persist && ld.LFCInterval > 0 {
 		t := time.NewTicker(time.Duration(ld.LFCInterval) * time.Second)
 		defer t.Stop()
-		go j.RunCleanup(ctx, t.C, func(err error) {
+		// Kea's lines for setting up and starting the cleanup; the
+		// failure is twinleaf's own (Kea's runs in kea-lfc, which logs it).
+		d.log.Info(fmt.Sprintf("DHCPSRV_MEMFILE_LFC_SETUP setting up the Lease File Cleanup interval to %d sec", ld.LFCInterval))
+		go j.RunCleanup(ctx, t.C, func() {
+			d.log.Info("DHCPSRV_MEMFILE_LFC_START starting Lease File Cleanup")
+		}, func(err error) {
 			if err != nil {
 				d.log.Error("DHCPSRV_MEMFILE_LFC_EXECUTE_FAIL lease file cleanup failed", "error", err)
 			}

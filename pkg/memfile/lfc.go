@@ -45,13 +45,17 @@ func (j *Journal) Cleanup() error {
 }
 
 // RunCleanup runs Cleanup each time tick fires (a time.Ticker's channel
-// every lfc-interval) until ctx ends, handing each outcome to report.
-func (j *Journal) RunCleanup(ctx context.Context, tick <-chan time.Time, report func(error)) {
+// every lfc-interval) until ctx ends, calling started, when set, as each
+// run begins, and handing each outcome to report.
+func (j *Journal) RunCleanup(ctx context.Context, tick <-chan time.Time, started func(), report func(error)) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
+			if started != nil {
+				started()
+			}
 			err := j.Cleanup()
 			if report != nil {
 				report(err)

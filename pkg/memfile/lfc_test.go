@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,12 +202,16 @@ func TestCleanupWhileCommitting(t *testing.T) {
 	}
 	ticks := make(chan time.Time)
 	reports := make(chan error)
+	var starts atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
-	go j.RunCleanup(ctx, ticks, func(err error) { reports <- err })
-	for range 3 {
+	go j.RunCleanup(ctx, ticks, func() { starts.Add(1) }, func(err error) { reports <- err })
+	for i := range 3 {
 		ticks <- time.Now()
 		if err := <-reports; err != nil {
 			t.Error(err)
+		}
+		if n := starts.Load(); n != int32(i+1) {
+			t.Errorf("after run %d, %d runs started", i+1, n)
 		}
 	}
 	cancel()
