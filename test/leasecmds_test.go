@@ -274,13 +274,15 @@ func jsonText(v any) string {
 // the same lease file with one unreadable row between two good ones, load
 // the good ones and name the row they discarded with Kea's message, so a
 // log check written for one finds the other; the lease file's other
-// start-up lines (files read, cleanup interval) match too.
+// start-up lines (files read, cleanup interval) and the configuration
+// summary match too.
 func TestLeaseFileBadRowMatchesKea(t *testing.T) {
 	exp := time.Now().Add(100 * time.Second).Unix()
 	file := "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context\n" +
 		fmt.Sprintf("192.0.2.120,02:00:00:00:0d:01,,120,%d,1,0,0,,0,\n", exp) +
 		fmt.Sprintf("192.0.2.x,02:00:00:00:0d:02,,120,%d,1,0,0,,0,\n", exp) +
 		fmt.Sprintf("192.0.2.121,02:00:00:00:0d:03,,120,%d,1,0,0,,0,\n", exp)
+	complete := map[string]string{} // each server's DHCP4_CONFIG_COMPLETE line, from the ID on
 	for _, kind := range []string{"kea", "twinleaf"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Setenv("TWINLEAF_TEST_SERVER", kind)
@@ -291,6 +293,11 @@ func TestLeaseFileBadRowMatchesKea(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := StartServer(t, l, srv, dir, labConfig(t, l, "single.conf"))
+			out := s.Output()
+			if i := strings.Index(out, "DHCP4_CONFIG_COMPLETE "); i >= 0 {
+				line, _, _ := strings.Cut(out[i:], "\n")
+				complete[kind] = line
+			}
 			for _, line := range []string{
 				"DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR discarding row 2, error: ",
 				"DHCPSRV_MEMFILE_LEASE_FILE_LOAD loading leases from file ",
@@ -308,5 +315,8 @@ func TestLeaseFileBadRowMatchesKea(t *testing.T) {
 				}
 			}
 		})
+	}
+	if complete["kea"] == "" || complete["kea"] != complete["twinleaf"] {
+		t.Errorf("configuration summaries differ:\nKea      %q\ntwinleaf %q", complete["kea"], complete["twinleaf"])
 	}
 }

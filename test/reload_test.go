@@ -40,7 +40,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitLog(t, "DHCP4_CONFIG_COMPLETE", 1)
+	s.waitLog(t, "DHCP4_CONFIG_COMPLETE", 2) // at start-up, then the reload
 	// Kea's messages around a reload.
 	s.waitLog(t, "DHCP4_DYNAMIC_RECONFIGURATION initiate server reconfiguration using file: ", 1)
 	s.waitLog(t, "DHCP4_DYNAMIC_RECONFIGURATION_SUCCESS dynamic server reconfiguration succeeded with file: ", 1)

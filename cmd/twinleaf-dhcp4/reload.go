@@ -51,8 +51,20 @@ func (d *service) apply(cfg *config.Config) error {
 	d.subnets.Store(&sn)
 	d.cfgp.Store(cfg)
 	d.configureStats(cfg)
-	d.log.Info("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration", "subnets", len(cfg.Dhcp4.Subnets))
+	d.log.Info("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration: " + configSummary(n))
 	return nil
+}
+
+// configSummary is Kea's summary of a configuration for
+// DHCP4_CONFIG_COMPLETE: its IPv4 subnets (those of shared networks
+// included), then DDNS, which an accepted configuration never enables
+// (twinleaf refuses dhcp-ddns updates).
+func configSummary(n *dhcp4.Network) string {
+	s := "no IPv4 subnets!"
+	if k := len(n.Subnets); k > 0 {
+		s = fmt.Sprintf("added IPv4 subnets: %d", k)
+	}
+	return s + "; DDNS: disabled"
 }
 
 // restartOnly names the sections that differ and are opened only at start.

@@ -225,6 +225,7 @@ func (d *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.log.Info("DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration: " + configSummary(n))
 	workers := 1
 	if c.MultiThreading.Enable {
 		workers = int(c.MultiThreading.ThreadPoolSize)
