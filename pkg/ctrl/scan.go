@@ -126,17 +126,9 @@ func members(b []byte, i, depth int, fn func(string, []byte) error) (int, error)
 				return 0, err
 			}
 		}
-		i = skipSpace(b, vend)
-		if i >= len(b) {
-			return 0, errSyntax
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, errSyntax
+		var done bool
+		if i, done, err = next(b, vend, '}'); err != nil || done {
+			return i, err
 		}
 	}
 }
@@ -185,19 +177,27 @@ func elements(b []byte, i, depth int, fn func([]byte) error) (int, error) {
 				return 0, err
 			}
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return 0, errSyntax
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, errSyntax
+		var done bool
+		if i, done, err = next(b, end, ']'); err != nil || done {
+			return i, err
 		}
 	}
+}
+
+// next reads what follows a member or an element ending at b[i]: a comma,
+// giving the offset of the next one, or the closing bracket, giving the
+// offset after it with done set.
+func next(b []byte, i int, closing byte) (int, bool, error) {
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		return 0, false, errSyntax
+	case b[i] == ',':
+		return skipSpace(b, i+1), false, nil
+	case b[i] == closing:
+		return i + 1, true, nil
+	}
+	return 0, false, errSyntax
 }
 
 // str checks the string starting at b[i] ('"') and returns the offset
