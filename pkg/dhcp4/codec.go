@@ -38,14 +38,32 @@ var errNoEnd = errors.New("dhcp4: options do not end with the End option (255)")
 // Parse decodes a DHCPv4 message. b is not kept: the message points into
 // one copy of it.
 func Parse(b []byte) (*dhcpv4.DHCPv4, error) {
+	if err := checkHeader(b); err != nil {
+		return nil, err
+	}
+	m := new(dhcpv4.DHCPv4)
+	if err := decode(m, slices.Clone(b), make(dhcpv4.Options, 8)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// checkHeader rejects what is too short to be a message or lacks the
+// magic cookie.
+func checkHeader(b []byte) error {
 	if len(b) < headerLen+cookieLen {
-		return nil, fmt.Errorf("dhcp4: message of %d bytes is shorter than the %d-byte BOOTP header and magic cookie", len(b), headerLen+cookieLen)
+		return fmt.Errorf("dhcp4: message of %d bytes is shorter than the %d-byte BOOTP header and magic cookie", len(b), headerLen+cookieLen)
 	}
 	if [cookieLen]byte(b[headerLen:]) != magicCookie {
-		return nil, fmt.Errorf("dhcp4: magic cookie %v, want %v", b[headerLen:headerLen+cookieLen], magicCookie)
+		return fmt.Errorf("dhcp4: magic cookie %v, want %v", b[headerLen:headerLen+cookieLen], magicCookie)
 	}
-	b = slices.Clone(b)
-	m := &dhcpv4.DHCPv4{
+	return nil
+}
+
+// decode fills m from b, which checkHeader accepted and which m keeps
+// pointing into, and reads the options into opts, which must be empty.
+func decode(m *dhcpv4.DHCPv4, b []byte, opts dhcpv4.Options) error {
+	*m = dhcpv4.DHCPv4{
 		OpCode:        dhcpv4.OpcodeType(b[0]),
 		HWType:        iana.HWType(b[1]),
 		HopCount:      b[3],
@@ -61,12 +79,11 @@ func Parse(b []byte) (*dhcpv4.DHCPv4, error) {
 	m.ClientHWAddr = net.HardwareAddr(b[28 : 28+hlen : 28+chaddrLen])
 	m.ServerHostName = cString(b[44 : 44+snameLen])
 	m.BootFileName = cString(b[108 : 108+fileLen])
-	opts, err := parseOptions(b[headerLen+cookieLen:])
-	if err != nil {
-		return nil, err
+	if err := parseOptions(opts, b[headerLen+cookieLen:]); err != nil {
+		return err
 	}
 	m.Options = opts
-	return m, nil
+	return nil
 }
 
 // cString is a fixed-size field up to its first NUL.
@@ -77,14 +94,14 @@ func cString(b []byte) string {
 	return string(b)
 }
 
-// parseOptions reads code-length-value options up to End, skipping Pad.
+// parseOptions reads code-length-value options into opts up to End,
+// skipping Pad.
 // An option that appears more than once has its values concatenated
 // (RFC 3396). A message that stops right after the cookie has no options
 // and needs no End, as the library reads it.
-func parseOptions(b []byte) (dhcpv4.Options, error) {
-	opts := make(dhcpv4.Options, 8)
+func parseOptions(opts dhcpv4.Options, b []byte) error {
 	if len(b) == 0 {
-		return opts, nil
+		return nil
 	}
 	for len(b) > 0 {
 		code := b[0]
@@ -93,14 +110,14 @@ func parseOptions(b []byte) (dhcpv4.Options, error) {
 			b = b[1:]
 			continue
 		case 255: // End
-			return opts, nil
+			return nil
 		}
 		if len(b) < 2 {
-			return nil, fmt.Errorf("dhcp4: option %d has no length", code)
+			return fmt.Errorf("dhcp4: option %d has no length", code)
 		}
 		n := int(b[1])
 		if len(b) < 2+n {
-			return nil, fmt.Errorf("dhcp4: option %d claims %d bytes, %d remain", code, n, len(b)-2)
+			return fmt.Errorf("dhcp4: option %d claims %d bytes, %d remain", code, n, len(b)-2)
 		}
 		v := b[2 : 2+n : 2+n]
 		if old, ok := opts[code]; ok || n == 0 {
@@ -111,7 +128,7 @@ func parseOptions(b []byte) (dhcpv4.Options, error) {
 		opts[code] = v
 		b = b[2+n:]
 	}
-	return nil, errNoEnd
+	return errNoEnd
 }
 
 // Marshal encodes m exactly as (*dhcpv4.DHCPv4).ToBytes does: options in

@@ -122,6 +122,8 @@ type Engine struct {
 	// map is its largest allocation, about a kilobyte once it has more
 	// than eight options.
 	replies sync.Pool
+	// inbound holds query storage for reuse (HandleBytes).
+	inbound sync.Pool
 }
 
 // Recycle hands back a reply the caller has sent and no longer holds, so

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -984,6 +985,40 @@ func TestHandleBytesParseFailure(t *testing.T) {
 	good := h.e.HandleBytes(pkt(dhcpv4.MessageTypeDiscover, macA).ToBytes(), *direct(pkt(dhcpv4.MessageTypeDiscover, macA)))
 	if good.Reply == nil {
 		t.Fatalf("valid bytes not answered: %s", good.Reason)
+	}
+}
+
+// HandleBytes parses each query into storage the next one reuses: the
+// replies and lease changes a query leads to must not point into it.
+func TestHandleBytesResultOutlivesQuery(t *testing.T) {
+	h := newHarness(t, testNetwork())
+	handle := func(r *Request) Result { return h.e.HandleBytes(r.Packet.ToBytes(), *r) }
+	dora := func(mac net.HardwareAddr, cid []byte, agent, host string) (offer, ack Result) {
+		opts := []dhcpv4.Modifier{withOpt(optClientID, cid), withOpt(optAgentInfo, []byte{1, 2, agent[0], agent[1]}),
+			withOpt(optHostname, []byte(host)), withOpt(optSubnetSelect, []byte{10, 0, 0, 0})}
+		offer = handle(relayed(pkt(dhcpv4.MessageTypeDiscover, mac, opts...), "10.0.0.1"))
+		if offer.Reply == nil {
+			t.Fatalf("DISCOVER from %s: %s", mac, offer.Reason)
+		}
+		opts = append(opts, withOpt(optServerID, srvIP.AsSlice()), withOpt(optRequestedIP, offer.Reply.YourIPAddr.To4()))
+		ack = handle(relayed(pkt(dhcpv4.MessageTypeRequest, mac, opts...), "10.0.0.1"))
+		if ack.Reply == nil || len(ack.Changes) != 1 {
+			t.Fatalf("REQUEST from %s: %v %s", mac, ack.Reply, ack.Reason)
+		}
+		return offer, ack
+	}
+	offer, ack := dora(macA, cidA, "a1", "host-a")
+	wantOffer, wantAck := Marshal(offer.Reply), Marshal(ack.Reply)
+	wantLease := *ack.Changes[0].New.Clone()
+	dora(macB, []byte{1, 0x02, 0, 0, 0, 0, 0xb}, "b2", "host-b")
+	if got := Marshal(offer.Reply); !bytes.Equal(got, wantOffer) {
+		t.Errorf("OFFER changed by a later query:\n got %x\nwant %x", got, wantOffer)
+	}
+	if got := Marshal(ack.Reply); !bytes.Equal(got, wantAck) {
+		t.Errorf("ACK changed by a later query:\n got %x\nwant %x", got, wantAck)
+	}
+	if got := ack.Changes[0].New; !reflect.DeepEqual(*got, wantLease) {
+		t.Errorf("lease changed by a later query:\n got %+v\nwant %+v", *got, wantLease)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/twinleaf/twinleaf/pkg/lease"
@@ -201,14 +202,16 @@ func (e *Engine) newReply(q *query, t dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 	if MessageType(p) == dhcpv4.MessageTypeInform {
 		r.ClientIPAddr = q.ciaddr.AsSlice()
 	}
+	// Echoed values are copies: the query's storage is reused once the
+	// answer is decided, and the reply outlives it.
 	if cid, ok := p.Options[optClientID]; ok && e.net.EchoClientID {
-		r.Options[optClientID] = cid
+		r.Options[optClientID] = slices.Clone(cid)
 	}
 	if v, ok := p.Options[optSubnetSelect]; ok {
-		r.Options[optSubnetSelect] = v
+		r.Options[optSubnetSelect] = slices.Clone(v)
 	}
 	if v := p.Options[optAgentInfo]; len(v) > 0 {
-		r.Options[optAgentInfo] = v
+		r.Options[optAgentInfo] = slices.Clone(v)
 	}
 	return r
 }
