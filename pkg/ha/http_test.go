@@ -146,6 +146,28 @@ func TestHTTPTransport(t *testing.T) {
 	}
 }
 
+// TestHTTPTransportAnswerLength: an answer is read whole whether it
+// comes with a Content-Length (read into one buffer of that size) or
+// chunked (a large lease page from Go's server).
+func TestHTTPTransportAnswerLength(t *testing.T) {
+	for _, n := range []int{1, 100, 100000} {
+		answer := `[ { "result": 0, "text": "` + strings.Repeat("x", n) + `" } ]`
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, answer)
+		}))
+		tr, err := NewHTTPTransport(twoPeers(t, srv.URL, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tr.Call(context.Background(), "server2", []byte(`{}`))
+		if err != nil || string(got) != answer {
+			t.Errorf("answer of %d bytes: got %d bytes, error %v", len(answer), len(got), err)
+		}
+		tr.Close()
+		srv.Close()
+	}
+}
+
 // TestHTTPTransportMutualTLS: TLS comes from the files even with an
 // http:// URL, the client presents its certificate, and the server's
 // certificate is checked against the trust anchor but not its name.
