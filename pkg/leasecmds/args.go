@@ -26,11 +26,18 @@ type args map[string]any
 // empty or JSON null), which several commands treat differently from an
 // empty map; err is set when they are not a map.
 func decodeArgs(raw json.RawMessage) (a args, ok bool, err error) {
+	return decodeArgsInto(nil, raw)
+}
+
+// decodeArgsInto is decodeArgs reusing m, emptied first, for arguments
+// that decodeFlat reads: a batch's items decode one after the other into
+// one map that none of them keeps. A nil m is allocated.
+func decodeArgsInto(m args, raw json.RawMessage) (a args, ok bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, false, nil
 	}
-	if a, ok := decodeFlat(raw); ok {
+	if a, ok := decodeFlat(m, raw); ok {
 		return a, true, nil
 	}
 	return decodeAny(raw)
@@ -58,13 +65,16 @@ var errNotMap = kea("Parameters missing or are not a map.")
 // a partner's lease update carries, thousands a second on a standby. It
 // gives what decodeAny gives for the same input; ok is false for any
 // other shape, which decodeAny then reads (and explains, if it is
-// wrong).
-func decodeFlat(b []byte) (args, bool) {
+// wrong). It decodes into m, emptied first, or a new map if m is nil.
+func decodeFlat(m args, b []byte) (args, bool) {
 	i := skipSpace(b, 0)
 	if i == len(b) || b[i] != '{' {
 		return nil, false
 	}
-	m := make(args, 12)
+	if m == nil {
+		m = make(args, 12)
+	}
+	clear(m)
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return m, skipSpace(b, i+1) == len(b)

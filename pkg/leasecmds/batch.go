@@ -51,6 +51,21 @@ func (c *Commands) Batch(_ context.Context, items []Item) []ctrl.Answer {
 // commit.
 type txn struct {
 	changes []lease.Change
+	// scratch is the map the batch's items decode their arguments into,
+	// in turn (decodeArgsInto).
+	scratch args
+}
+
+// args is the map for the next item's arguments: tx's scratch map, or
+// none (a new one is made) outside a batch.
+func (tx *txn) args() args {
+	if tx == nil {
+		return nil
+	}
+	if tx.scratch == nil {
+		tx.scratch = make(args, 12)
+	}
+	return tx.scratch
 }
 
 // applyLater is apply inside a batch: the swap now, the write with the

@@ -67,7 +67,7 @@ func (h *handler) update(_ context.Context, raw json.RawMessage) ctrl.Answer {
 // updateIn is lease4-update, its changes written at once (tx nil) or by
 // the batch tx.
 func (h *handler) updateIn(tx *txn, raw json.RawMessage) ctrl.Answer {
-	a, present, err := decodeArgs(raw)
+	a, present, err := decodeArgsInto(tx.args(), raw)
 	if !present {
 		return ctrl.Error("no parameters specified for lease4-update command")
 	}
@@ -190,7 +190,7 @@ func (h *handler) del(_ context.Context, raw json.RawMessage) ctrl.Answer {
 // delIn is lease4-del, its change written at once (tx nil) or by the
 // batch tx.
 func (h *handler) delIn(tx *txn, raw json.RawMessage) ctrl.Answer {
-	a, present, err := decodeArgs(raw)
+	a, present, err := decodeArgsInto(tx.args(), raw)
 	if err != nil {
 		return ctrl.Error("%s", err.Error())
 	}

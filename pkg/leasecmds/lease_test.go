@@ -153,7 +153,8 @@ func FuzzLeaseArgs(f *testing.F) {
 }
 
 // FuzzDecodeFlat checks the one-pass reader of flat arguments against
-// encoding/json: whatever it accepts, encoding/json reads the same way.
+// encoding/json: whatever it accepts, encoding/json reads the same way,
+// also when it reuses a batch's map that held another item's arguments.
 func FuzzDecodeFlat(f *testing.F) {
 	for _, s := range []string{
 		`{"ip-address":"192.0.2.20","hw-address":"1a:1b:1c:1d:1e:1f","valid-lft":3600,"expire":1800000000,"fqdn-fwd":false,"fqdn-rev":true,"hostname":"","force-create":true,"state":0}`,
@@ -163,13 +164,17 @@ func FuzzDecodeFlat(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		flat, ok := decodeFlat(raw)
+		flat, ok := decodeFlat(nil, raw)
 		if !ok {
 			return
 		}
 		slow, present, err := decodeAny(raw)
 		if err != nil || !present || !reflect.DeepEqual(flat, slow) {
 			t.Fatalf("one pass read %#v; encoding/json %#v, %v", flat, slow, err)
+		}
+		used := args{"ip-address": "192.0.2.9", "hw-address": "00:00:00:00:00:09", "valid-lft": json.Number("60")}
+		if again, ok := decodeFlat(used, raw); !ok || !reflect.DeepEqual(again, slow) {
+			t.Fatalf("into a used map: %#v (ok %v); encoding/json %#v", again, ok, slow)
 		}
 	})
 }
