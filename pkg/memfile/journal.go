@@ -63,6 +63,12 @@ type Journal struct {
 	queue    []byte
 	waiters  []chan error
 	flushing bool
+	// spare and spareWaiters are the slices of the flush before, emptied:
+	// the next queue fills them, so two buffers take turns.
+	spare        []byte
+	spareWaiters []chan error
+	// rows holds *[]byte buffers Commit formats its rows in.
+	rows sync.Pool
 
 	lfcMu sync.Mutex // one Cleanup at a time
 }
@@ -235,7 +241,11 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 	if !j.opts.Persist || len(changes) == 0 {
 		return nil
 	}
-	rows := make([]byte, 0, 128*len(changes))
+	buf, _ := j.rows.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	rows := (*buf)[:0]
 	for _, c := range changes {
 		rows = j.appendRow(rows, c)
 	}
@@ -243,6 +253,10 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 	j.mu.Lock()
 	j.queue = append(j.queue, rows...)
 	j.waiters = append(j.waiters, done)
+	if cap(rows) <= keptBuffer {
+		*buf = rows
+		j.rows.Put(buf)
+	}
 	if j.flushing {
 		j.mu.Unlock()
 		return <-done
@@ -250,7 +264,7 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 	j.flushing = true
 	for len(j.waiters) > 0 {
 		batch, waiters := j.queue, j.waiters
-		j.queue, j.waiters = nil, nil
+		j.queue, j.waiters, j.spare, j.spareWaiters = j.spare, j.spareWaiters, nil, nil
 		j.mu.Unlock()
 		j.fileMu.Lock()
 		err := j.write(batch)
@@ -258,12 +272,21 @@ func (j *Journal) Commit(changes ...lease.Change) error {
 		for _, w := range waiters {
 			w <- err
 		}
+		clear(waiters)
 		j.mu.Lock()
+		j.spareWaiters = waiters[:0]
+		if cap(batch) <= keptBuffer {
+			j.spare = batch[:0]
+		}
 	}
 	j.flushing = false
 	j.mu.Unlock()
 	return <-done
 }
+
+// keptBuffer bounds the row buffers a Journal keeps for reuse: the rows
+// of a few thousand leases, where a sync's pages can pass through once.
+const keptBuffer = 1 << 20
 
 // appendRow appends the row that records c: the new lease, or for a
 // deletion the old one with a valid lifetime of 0.

@@ -1,6 +1,7 @@
 package memfile
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -214,6 +215,13 @@ func TestConcurrentCommits(t *testing.T) {
 	rep, err := load(path, s, 0)
 	if err != nil || len(rep.Skipped) != 0 || s.Len() != 799 {
 		t.Fatalf("after 800 commits and a delete: %d leases, %+v, %v", s.Len(), rep, err)
+	}
+	for i := range 800 {
+		want := mkLease(i)
+		got, ok := s.Get(want.Addr)
+		if ok == (i == 5) || ok && (!bytes.Equal(got.HWAddr, want.HWAddr) || !got.CLTT.Equal(want.CLTT)) {
+			t.Errorf("lease %d: got %+v (held %v), want %+v", i, got, ok, want)
+		}
 	}
 }
 
