@@ -83,6 +83,8 @@ type Handler func(ctx context.Context, args json.RawMessage) Answer
 type Registry struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	// transient names the commands registered with RegisterTransient.
+	transient map[string]bool
 }
 
 // NewRegistry returns a registry that already answers list-commands.
@@ -106,11 +108,36 @@ func (r *Registry) Register(name string, h Handler) error {
 	return nil
 }
 
+// RegisterTransient is Register for a handler that keeps nothing of its
+// arguments once it returns, and whose Answer points into none of them:
+// the HTTP server then reads a later request into the same buffer. A
+// partner's batches of lease updates, thousands a second, are read so.
+func (r *Registry) RegisterTransient(name string, h Handler) error {
+	if err := r.Register(name, h); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.transient == nil {
+		r.transient = map[string]bool{}
+	}
+	r.transient[name] = true
+	return nil
+}
+
+// isTransient reports whether name was registered with RegisterTransient.
+func (r *Registry) isTransient(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.transient[name]
+}
+
 // Unregister removes a command, as unloading a hook does.
 func (r *Registry) Unregister(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.handlers, name)
+	delete(r.transient, name)
 }
 
 // Commands lists the registered command names, sorted.

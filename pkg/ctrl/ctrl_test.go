@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -497,9 +498,64 @@ func TestTLSFilesReloaded(t *testing.T) {
 	}
 }
 
+// TestTransientBodies: a later request is read into the buffer of a
+// transient command's request (Registry.RegisterTransient), never into
+// one whose arguments a plainly registered command may keep.
+func TestTransientBodies(t *testing.T) {
+	var mu sync.Mutex
+	var kept json.RawMessage
+	var seen []string
+	reg := NewRegistry()
+	if err := reg.Register("keep", func(_ context.Context, args json.RawMessage) Answer {
+		mu.Lock()
+		defer mu.Unlock()
+		kept = args
+		return Success("kept", nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.RegisterTransient("count", func(_ context.Context, args json.RawMessage) Answer {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, string(args))
+		return Success("counted", nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ListenHTTP("127.0.0.1:0", &HTTPHandler{Registry: reg}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(time.Second)
+	post := func(body string) {
+		t.Helper()
+		resp, err := http.Post("http://"+srv.Addr().String()+"/", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	args := []string{`{"n":"an argument long enough to hold the later ones"}`, `{"n":2}`, `{"n":"a third, nearly as long as the first"}`}
+	post(`{"command":"keep","arguments":{"kept":"first"}}`)
+	for _, a := range args {
+		post(`{"command":"count","arguments":` + a + `}`)
+	}
+	post(`{"command":"keep","arguments":{"kept":"second, and longer than the counts"}}`)
+	post(`{"command":"count","arguments":{"n":4}}`)
+	mu.Lock()
+	defer mu.Unlock()
+	if string(kept) != `{"kept":"second, and longer than the counts"}` {
+		t.Errorf("kept arguments %s", kept)
+	}
+	if want := append(args, `{"n":4}`); !reflect.DeepEqual(seen, want) {
+		t.Errorf("transient command saw %q, want %q", seen, want)
+	}
+}
+
 // TestReadBody: a body is read whole at its Content-Length, below and
-// above the size read into one allocation up front; one that ends early
-// is an error either way.
+// above the size read into one allocation up front (or a reused buffer);
+// one that ends early is an error either way.
 func TestReadBody(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -515,12 +571,15 @@ func TestReadBody(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sent := bytes.Repeat([]byte{'x'}, tc.sent)
-			got, err := readBody(bytes.NewReader(sent), int64(tc.n))
-			if (err != nil) != tc.wantError {
-				t.Fatalf("error %v, want one: %v", err, tc.wantError)
-			}
-			if err == nil && !bytes.Equal(got, sent) {
-				t.Errorf("read %d bytes, sent %d", len(got), len(sent))
+			// No buffer, then a used one large enough, whatever it held.
+			for _, buf := range [][]byte{nil, bytes.Repeat([]byte{'y'}, tc.n+10)[:3]} {
+				got, err := readBody(bytes.NewReader(sent), int64(tc.n), buf)
+				if (err != nil) != tc.wantError {
+					t.Fatalf("error %v, want one: %v", err, tc.wantError)
+				}
+				if err == nil && !bytes.Equal(got, sent) {
+					t.Errorf("read %d bytes, sent %d", len(got), len(sent))
+				}
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -84,6 +85,9 @@ type HTTPHandler struct {
 	// whose certificate or password does not match.
 	Refused func(from netip.AddrPort, err error)
 	slots   chan struct{}
+	// bodies holds *[]byte request buffers of transient commands
+	// (Registry.RegisterTransient) for later requests.
+	bodies sync.Pool
 }
 
 // ErrUnauthorized is the error Refused gets for a request without valid
@@ -104,13 +108,18 @@ func (e *StatusError) Error() string {
 const presizedBody = 1 << 20
 
 // readBody reads a request body of n bytes (its Content-Length). Up to
-// presizedBody it is read into one allocation of its size, where
-// io.ReadAll would grow its buffer (and copy) a dozen times for a
-// partner's batch; a larger one grows as it arrives. Go's server ends
-// the body at its Content-Length, so a shorter one is an error.
-func readBody(r io.Reader, n int64) ([]byte, error) {
+// presizedBody it is read into buf if that is large enough, else into
+// one allocation of its size, where io.ReadAll would grow its buffer (and
+// copy) a dozen times for a partner's batch; a larger one grows as it
+// arrives. Go's server ends the body at its Content-Length, so a shorter
+// one is an error.
+func readBody(r io.Reader, n int64, buf []byte) ([]byte, error) {
 	if n <= presizedBody {
-		b := make([]byte, n)
+		b := buf[:0]
+		if int64(cap(b)) < n {
+			b = make([]byte, n)
+		}
+		b = b[:n]
 		_, err := io.ReadFull(r, b)
 		return b, err
 	}
@@ -148,7 +157,11 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	body, err := readBody(r.Body, r.ContentLength)
+	buf, _ := h.bodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	body, err := readBody(r.Body, r.ContentLength, *buf)
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "Bad Request")
 		return
@@ -175,6 +188,10 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	<-h.slots
 	writeJSON(w, http.StatusOK, []Answer{ans})
+	if perr == nil && cap(body) <= presizedBody && h.Registry.isTransient(req.Command) {
+		*buf = body
+		h.bodies.Put(buf)
+	}
 }
 
 func (h *HTTPHandler) authorized(r *http.Request) bool {

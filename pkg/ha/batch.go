@@ -227,14 +227,17 @@ func parseBatchAnswerJSON(body []byte, n int) ([]Answer, error) {
 
 // BatchApplier applies the commands of a batch in order, makes their
 // changes durable in one commit and answers one per command
-// (leasecmds.Commands.Batch).
+// (leasecmds.Commands.Batch). It keeps nothing of the commands'
+// arguments once it returns, nor do its answers point into them: the
+// command is registered transient (ctrl.Registry.RegisterTransient), so
+// a later request is read into the same buffer.
 type BatchApplier func(ctx context.Context, cmds []BatchItem) []ctrl.Answer
 
 // RegisterBatch adds twinleaf-lease4-batch to reg, applied by apply. An
 // item ParseBatch could not read answers its error and is not applied;
 // the others are, in order.
 func RegisterBatch(reg *ctrl.Registry, m *Machine, apply BatchApplier) error {
-	return reg.Register(BatchCommand, func(ctx context.Context, args json.RawMessage) ctrl.Answer {
+	return reg.RegisterTransient(BatchCommand, func(ctx context.Context, args json.RawMessage) ctrl.Answer {
 		items, err := ParseBatch(args)
 		if err != nil {
 			return ctrl.Error("%v", err)
