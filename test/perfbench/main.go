@@ -48,6 +48,10 @@ type result struct {
 	// figures are sampled at the tick and miss short bursts in a VM.
 	busy    float64
 	loadCPU float64
+	// loadOverflows counts the replies the client namespace's kernel
+	// dropped because perfdhcp's socket buffer was full: answers the
+	// server sent that perfdhcp counts as drops (see raiseRcvbuf).
+	loadOverflows int
 	// held is how many leases the primary and the standby hold after a
 	// pair run (-ha only).
 	held [2]int
@@ -66,10 +70,15 @@ type result struct {
 // low end, where Kea's pair stops keeping up.
 const (
 	singleRates = "1000,2000,3000,4000,5000,6000,7000,8000,9000,10000,11000,12000"
-	pairRates   = "1000,1500,2000,2500,3000,4000,5000,6000,7000,8000,9000,10000"
+	pairRates   = "1000,1500,2000,2500,3000,4000,5000,6000,7000,8000,9000,10000,11000,12000"
 )
 
 func main() {
+	os.Exit(bench())
+}
+
+// bench runs the benchmark the flags ask for and returns the exit code.
+func bench() int {
 	servers := flag.String("servers", "twinleaf,kea", "servers to measure")
 	modes := flag.String("modes", "st,mt", "threading modes: st (single) and mt (multi)")
 	rates := flag.String("rates", "", "offered 4-way exchanges per second (default "+singleRates+", with -ha "+pairRates+")")
@@ -81,14 +90,23 @@ func main() {
 	profiles := flag.String("profile", "", "directory for the twinleaf pair's CPU profiles (-ha)")
 	clientThreads := flag.Int("client-threads", 0, "the pairs' http-client-threads (-ha)")
 	loadThreads := flag.String("perfdhcp-threads", "single", "perfdhcp's -g thread mode, single or multi (see loadArgs)")
+	rcvbuf := flag.Int("rcvbuf", 4<<20, "net.core.rmem_default (bytes) while the benchmark runs, restored after; 0 leaves it (see raiseRcvbuf)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "perfbench: needs root for network namespaces")
-		os.Exit(2)
+		return 2
 	}
 	if *loadThreads != "single" && *loadThreads != "multi" {
 		fmt.Fprintf(os.Stderr, "perfbench: -perfdhcp-threads %q: want single or multi\n", *loadThreads)
-		os.Exit(2)
+		return 2
+	}
+	if *rcvbuf > 0 {
+		restore, err := raiseRcvbuf(*rcvbuf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "perfbench:", err)
+			return 2
+		}
+		defer restore()
 	}
 	absBin, _ := filepath.Abs(*bin)
 	if *rates == "" {
@@ -100,19 +118,19 @@ func main() {
 	if *pair {
 		if err := pairBench(absBin, strings.Split(*servers, ","), strings.Split(*modes, ","), *rates, *period, *failovers, *clientThreads, *loadThreads, *profiles); err != nil {
 			fmt.Fprintln(os.Stderr, "perfbench:", err)
-			os.Exit(2)
+			return 2
 		}
-		return
+		return 0
 	}
 	base, err := os.ReadFile(*conf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perfbench:", err)
-		os.Exit(2)
+		return 2
 	}
 	rs, err := parseRates(*rates)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perfbench:", err)
-		os.Exit(2)
+		return 2
 	}
 	fmt.Printf("single servers; perfdhcp -g %s\n\n", *loadThreads)
 	var results []result
@@ -127,6 +145,7 @@ func main() {
 	}
 	printRatios(results)
 	printSustained(results)
+	return 0
 }
 
 // parseRates reads the -rates list.
@@ -199,9 +218,11 @@ func run(server, mode string, rate, period int, bin, conf, loadThreads string) r
 	pid := cmd.Process.Pid
 	cpu0 := cpuSeconds(pid)
 	start := time.Now()
+	over0 := rcvbufErrors(cliNS)
 	load := exec.Command("ip", loadArgs(cliNS, "198.18.0.1", rate, period, loadThreads, "192.0.2.2")...)
 	out, _ := load.CombinedOutput()
 	cpu1 := cpuSeconds(pid)
+	res.loadOverflows = rcvbufErrors(cliNS) - over0
 	if ps := load.ProcessState; ps != nil {
 		// ip netns exec execs perfdhcp in its own process.
 		res.loadCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
@@ -354,6 +375,9 @@ func printRow(r result) {
 	}
 	if r.batch > 0 {
 		fmt.Printf("  %.1f updates per batch", r.batch)
+	}
+	if r.loadOverflows > 0 {
+		fmt.Printf("  perfdhcp's socket overflowed: %d replies lost", r.loadOverflows)
 	}
 	fmt.Println()
 	fmt.Print(r.notes)
