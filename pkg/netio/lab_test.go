@@ -216,6 +216,19 @@ func recvWithin[T any](t testing.TB, ch <-chan T, what string) T {
 	}
 }
 
+// eventually reports whether cond holds within 20 s, looking every 10 ms:
+// for state the kernel's events settle in some order.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // recvPortUnreachable returns the destination port of the datagram the
 // next incoming ICMP port-unreachable complains about.
 func (s *station) recvPortUnreachable() uint16 {
