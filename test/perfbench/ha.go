@@ -166,11 +166,11 @@ func runPair(spec pairSpec, rate, period int, profile string) result {
 	defer p.close()
 	pid := p.primary.Process.Pid
 	cpu0, standby0 := cpuSeconds(pid), p.standbyCPU()
-	over0 := rcvbufErrors(p.cli)
+	over0, steal0 := rcvbufErrors(p.cli), stealSeconds()
 	load := exec.Command("ip", loadArgs(p.cli, pairRelay, rate, period, spec.loadThreads, pairPrimary)...)
 	out, _ := load.CombinedOutput()
 	cpu1, standby1 := cpuSeconds(pid), p.standbyCPU()
-	res.loadOverflows = rcvbufErrors(p.cli) - over0
+	res.loadOverflows, res.steal = rcvbufErrors(p.cli)-over0, stealSeconds()-steal0
 	if ps := load.ProcessState; ps != nil {
 		res.loadCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
 	}

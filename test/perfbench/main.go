@@ -52,6 +52,10 @@ type result struct {
 	// dropped because perfdhcp's socket buffer was full: answers the
 	// server sent that perfdhcp counts as drops (see raiseRcvbuf).
 	loadOverflows int
+	// steal is the CPU time the hypervisor took from this machine's
+	// cores while perfdhcp ran, in seconds (/proc/stat): a run with much
+	// of it measured the host as well.
+	steal float64
 	// held is how many leases the primary and the standby hold after a
 	// pair run (-ha only).
 	held [2]int
@@ -218,11 +222,11 @@ func run(server, mode string, rate, period int, bin, conf, loadThreads string) r
 	pid := cmd.Process.Pid
 	cpu0 := cpuSeconds(pid)
 	start := time.Now()
-	over0 := rcvbufErrors(cliNS)
+	over0, steal0 := rcvbufErrors(cliNS), stealSeconds()
 	load := exec.Command("ip", loadArgs(cliNS, "198.18.0.1", rate, period, loadThreads, "192.0.2.2")...)
 	out, _ := load.CombinedOutput()
 	cpu1 := cpuSeconds(pid)
-	res.loadOverflows = rcvbufErrors(cliNS) - over0
+	res.loadOverflows, res.steal = rcvbufErrors(cliNS)-over0, stealSeconds()-steal0
 	if ps := load.ProcessState; ps != nil {
 		// ip netns exec execs perfdhcp in its own process.
 		res.loadCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
@@ -330,6 +334,23 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // USER_HZ
 }
 
+// stealSeconds is the steal time of all cores so far (/proc/stat's
+// first line, eighth value): time the hypervisor ran something else
+// while this machine had work. 0 if unreadable.
+func stealSeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	ticks, _ := strconv.ParseFloat(f[8], 64)
+	return ticks / 100 // USER_HZ
+}
+
 // peakRSS is VmHWM in KiB.
 func peakRSS(pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -378,6 +399,9 @@ func printRow(r result) {
 	}
 	if r.loadOverflows > 0 {
 		fmt.Printf("  perfdhcp's socket overflowed: %d replies lost", r.loadOverflows)
+	}
+	if r.steal >= 0.01 {
+		fmt.Printf("  hypervisor steal %.2f s", r.steal)
 	}
 	fmt.Println()
 	fmt.Print(r.notes)
