@@ -56,6 +56,9 @@ type result struct {
 	// cores while perfdhcp ran, in seconds (/proc/stat): a run with much
 	// of it measured the host as well.
 	steal float64
+	// settled is how long the machine took to become quiet before the
+	// run's load started (see settle).
+	settled time.Duration
 	// held is how many leases the primary and the standby hold after a
 	// pair run (-ha only).
 	held [2]int
@@ -221,6 +224,7 @@ func run(server, mode string, rate, period int, bin, conf, loadThreads string) r
 	}
 	pid := cmd.Process.Pid
 	cpu0 := cpuSeconds(pid)
+	res.settled = settle()
 	start := time.Now()
 	over0, steal0 := rcvbufErrors(cliNS), stealSeconds()
 	load := exec.Command("ip", loadArgs(cliNS, "198.18.0.1", rate, period, loadThreads, "192.0.2.2")...)
@@ -399,6 +403,9 @@ func printRow(r result) {
 	}
 	if r.loadOverflows > 0 {
 		fmt.Printf("  perfdhcp's socket overflowed: %d replies lost", r.loadOverflows)
+	}
+	if r.settled >= 2*time.Second {
+		fmt.Printf("  waited %.0f s for a quiet machine", r.settled.Seconds())
 	}
 	if r.steal >= 0.01 {
 		fmt.Printf("  hypervisor steal %.2f s", r.steal)
