@@ -82,30 +82,29 @@ type Handler func(ctx context.Context, args json.RawMessage) Answer
 // at start-up; it is safe for concurrent use.
 type Registry struct {
 	mu       sync.RWMutex
-	handlers map[string]Handler
-	// transient names the commands registered with RegisterTransient.
-	transient map[string]bool
+	handlers map[string]command
+}
+
+// command is a registered handler and whether it was registered
+// transient (RegisterTransient).
+type command struct {
+	run       Handler
+	transient bool
 }
 
 // NewRegistry returns a registry that already answers list-commands.
 func NewRegistry() *Registry {
-	r := &Registry{handlers: map[string]Handler{}}
-	r.handlers["list-commands"] = func(context.Context, json.RawMessage) Answer {
+	r := &Registry{handlers: map[string]command{}}
+	r.handlers["list-commands"] = command{run: func(context.Context, json.RawMessage) Answer {
 		return Success("", r.Commands())
-	}
+	}}
 	return r
 }
 
 // Register adds a command; registering a name twice is an error, so two
 // modules never silently fight over one command.
 func (r *Registry) Register(name string, h Handler) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.handlers[name]; ok {
-		return fmt.Errorf("ctrl: command %q registered twice", name)
-	}
-	r.handlers[name] = h
-	return nil
+	return r.register(name, command{run: h})
 }
 
 // RegisterTransient is Register for a handler that keeps nothing of its
@@ -113,23 +112,17 @@ func (r *Registry) Register(name string, h Handler) error {
 // the HTTP server then reads a later request into the same buffer. A
 // partner's batches of lease updates, thousands a second, are read so.
 func (r *Registry) RegisterTransient(name string, h Handler) error {
-	if err := r.Register(name, h); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.transient == nil {
-		r.transient = map[string]bool{}
-	}
-	r.transient[name] = true
-	return nil
+	return r.register(name, command{run: h, transient: true})
 }
 
-// isTransient reports whether name was registered with RegisterTransient.
-func (r *Registry) isTransient(name string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.transient[name]
+func (r *Registry) register(name string, c command) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.handlers[name]; ok {
+		return fmt.Errorf("ctrl: command %q registered twice", name)
+	}
+	r.handlers[name] = c
+	return nil
 }
 
 // Unregister removes a command, as unloading a hook does.
@@ -137,7 +130,6 @@ func (r *Registry) Unregister(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.handlers, name)
-	delete(r.transient, name)
 }
 
 // Commands lists the registered command names, sorted.
@@ -154,19 +146,26 @@ func (r *Registry) Commands() []string {
 
 // Handle runs a parsed request.
 func (r *Registry) Handle(ctx context.Context, req *Request) Answer {
+	ans, _ := r.handle(ctx, req)
+	return ans
+}
+
+// handle is Handle, also telling whether the command that ran was
+// registered transient.
+func (r *Registry) handle(ctx context.Context, req *Request) (ans Answer, transient bool) {
 	if len(req.Service) > 1 {
-		return Error("service value must be a single entry list, got %d entries", len(req.Service))
+		return Error("service value must be a single entry list, got %d entries", len(req.Service)), false
 	}
 	if len(req.Service) == 1 && req.Service[0] != "" && req.Service[0] != "dhcp4" {
-		return Error("unsupported service '%s', expected 'dhcp4'", req.Service[0])
+		return Error("unsupported service '%s', expected 'dhcp4'", req.Service[0]), false
 	}
 	r.mu.RLock()
-	h, ok := r.handlers[req.Command]
+	c, ok := r.handlers[req.Command]
 	r.mu.RUnlock()
 	if !ok {
-		return Unsupported(req.Command)
+		return Unsupported(req.Command), false
 	}
-	return h(ctx, req.Arguments)
+	return c.run(ctx, req.Arguments), c.transient
 }
 
 // Serve parses a raw request and runs it; a request that does not parse

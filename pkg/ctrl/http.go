@@ -16,7 +16,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -85,9 +84,9 @@ type HTTPHandler struct {
 	// whose certificate or password does not match.
 	Refused func(from netip.AddrPort, err error)
 	slots   chan struct{}
-	// bodies holds *[]byte request buffers of transient commands
-	// (Registry.RegisterTransient) for later requests.
-	bodies sync.Pool
+	// bodies holds request buffers of transient commands
+	// (Registry.RegisterTransient) for later requests, one per slot.
+	bodies chan []byte
 }
 
 // ErrUnauthorized is the error Refused gets for a request without valid
@@ -157,11 +156,12 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	buf, _ := h.bodies.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
+	var buf []byte
+	select {
+	case buf = <-h.bodies:
+	default:
 	}
-	body, err := readBody(r.Body, r.ContentLength, *buf)
+	body, err := readBody(r.Body, r.ContentLength, buf)
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "Bad Request")
 		return
@@ -181,18 +181,25 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ans Answer
+	transient := false
 	if perr != nil {
 		ans = Error("%v", perr)
 	} else {
-		ans = h.Registry.Handle(r.Context(), req)
+		ans, transient = h.Registry.handle(r.Context(), req)
 	}
 	<-h.slots
 	writeJSON(w, http.StatusOK, []Answer{ans})
-	if perr == nil && cap(body) <= presizedBody && h.Registry.isTransient(req.Command) {
-		*buf = body
-		h.bodies.Put(buf)
+	if transient && cap(body) <= keptBody {
+		select {
+		case h.bodies <- body:
+		default:
+		}
 	}
 }
+
+// keptBody bounds the request buffers a handler keeps for reuse: a
+// partner's largest batch fits, and MaxConcurrent of them stay small.
+const keptBody = 256 << 10
 
 func (h *HTTPHandler) authorized(r *http.Request) bool {
 	const prefix = "Basic "
@@ -251,6 +258,7 @@ type HTTPServer struct {
 // knows at once whether the port was free.
 func ListenHTTP(addr string, h *HTTPHandler, tlsConf *TLSFiles) (*HTTPServer, error) {
 	h.slots = make(chan struct{}, MaxConcurrent)
+	h.bodies = make(chan []byte, MaxConcurrent)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: ReadTimeout,
