@@ -573,7 +573,7 @@ func TestReadBody(t *testing.T) {
 			sent := bytes.Repeat([]byte{'x'}, tc.sent)
 			// No buffer, then a used one large enough, whatever it held.
 			for _, buf := range [][]byte{nil, bytes.Repeat([]byte{'y'}, tc.n+10)[:3]} {
-				got, err := readBody(bytes.NewReader(sent), int64(tc.n), buf)
+				got, err := ReadBody(bytes.NewReader(sent), int64(tc.n), buf)
 				if (err != nil) != tc.wantError {
 					t.Fatalf("error %v, want one: %v", err, tc.wantError)
 				}

@@ -100,19 +100,20 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code))
 }
 
-// presizedBody bounds the body readBody allocates whole before it
+// presizedBody bounds the body ReadBody allocates whole before it
 // arrives: a partner's largest batch of lease updates fits, while a
 // client that announces 16 MiB and sends nothing cannot make the server
 // hold 16 MiB per connection.
 const presizedBody = 1 << 20
 
-// readBody reads a request body of n bytes (its Content-Length). Up to
-// presizedBody it is read into buf if that is large enough, else into
-// one allocation of its size, where io.ReadAll would grow its buffer (and
-// copy) a dozen times for a partner's batch; a larger one grows as it
-// arrives. Go's server ends the body at its Content-Length, so a shorter
-// one is an error.
-func readBody(r io.Reader, n int64, buf []byte) ([]byte, error) {
+// ReadBody reads an HTTP body of n bytes (its Content-Length): a request
+// here, an answer in the HA client. Up to presizedBody it is read into
+// buf if that is large enough, else into one allocation of its size,
+// where io.ReadAll would grow its buffer (and copy) a dozen times for a
+// partner's batch; a larger one grows as it arrives, so a peer that
+// announces much and sends nothing is not held in memory. net/http ends
+// a body at its Content-Length, so a shorter one is an error.
+func ReadBody(r io.Reader, n int64, buf []byte) ([]byte, error) {
 	if n <= presizedBody {
 		b := buf[:0]
 		if int64(cap(b)) < n {
@@ -161,7 +162,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case buf = <-h.bodies:
 	default:
 	}
-	body, err := readBody(r.Body, r.ContentLength, buf)
+	body, err := ReadBody(r.Body, r.ContentLength, buf)
 	if err != nil {
 		writeHTTPError(w, http.StatusBadRequest, "Bad Request")
 		return

@@ -199,16 +199,12 @@ func (t *HTTPTransport) Call(ctx context.Context, peer string, body []byte) ([]b
 	return b, nil
 }
 
-// readAnswer reads resp's body, up to maxAnswer. One that announces a
-// Content-Length (Kea's and twinleaf's answers do) of up to 1 MiB is read
-// into one allocation of that size rather than a growing buffer; a larger
-// one grows as it arrives, so that a peer announcing much and sending
-// nothing cannot make this server hold much.
+// readAnswer reads resp's body, up to maxAnswer: at its Content-Length
+// when it has one (Kea's and twinleaf's answers do; ctrl.ReadBody), else
+// as it arrives.
 func readAnswer(resp *http.Response) ([]byte, error) {
-	if n := resp.ContentLength; n > 0 && n <= 1<<20 {
-		b := make([]byte, n)
-		_, err := io.ReadFull(resp.Body, b)
-		return b, err
+	if n := resp.ContentLength; n >= 0 && n <= maxAnswer {
+		return ctrl.ReadBody(resp.Body, n, nil)
 	}
 	return io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 }
