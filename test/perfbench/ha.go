@@ -165,8 +165,8 @@ func runPair(spec pairSpec, rate, period int, profile string) result {
 	}
 	defer p.close()
 	pid := p.primary.Process.Pid
-	cpu0, standby0 := cpuSeconds(pid), p.standbyCPU()
 	res.settled = settle()
+	cpu0, standby0 := cpuSeconds(pid), p.standbyCPU()
 	over0, steal0 := rcvbufErrors(p.cli), stealSeconds()
 	load := exec.Command("ip", loadArgs(p.cli, pairRelay, rate, period, spec.loadThreads, pairPrimary)...)
 	out, _ := load.CombinedOutput()

@@ -223,8 +223,8 @@ func run(server, mode string, rate, period int, bin, conf, loadThreads string) r
 		return res
 	}
 	pid := cmd.Process.Pid
-	cpu0 := cpuSeconds(pid)
 	res.settled = settle()
+	cpu0 := cpuSeconds(pid)
 	start := time.Now()
 	over0, steal0 := rcvbufErrors(cliNS), stealSeconds()
 	load := exec.Command("ip", loadArgs(cliNS, "198.18.0.1", rate, period, loadThreads, "192.0.2.2")...)
@@ -336,23 +336,6 @@ func cpuSeconds(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ
-}
-
-// stealSeconds is the steal time of all cores so far (/proc/stat's
-// first line, eighth value): time the hypervisor ran something else
-// while this machine had work. 0 if unreadable.
-func stealSeconds() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
-	}
-	ticks, _ := strconv.ParseFloat(f[8], 64)
-	return ticks / 100 // USER_HZ
 }
 
 // peakRSS is VmHWM in KiB.
